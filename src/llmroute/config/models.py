@@ -1,0 +1,241 @@
+"""The YAML configuration, as pydantic models (SPEC §2).
+
+Every model forbids unknown keys so a typo is an error with its path instead of a setting that
+silently does nothing. Cross-field rules that need the whole document (models referenced by
+routes and aliases, metric sources vs. selection policies, the version gate) live in
+`validate.py`; this module only describes shapes and per-field rules.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as "30s", "500ms", "5m"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30 or '30s'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"invalid duration {value!r}: use a number of seconds or e.g. '30s', '500ms', '5m'")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be greater than 0")
+    return seconds
+
+
+Duration = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- listeners -----------------------------------------------------------------------------------
+
+
+class Listener(Strict):
+    name: str = "model_listener"
+    type: Literal["model"] = "model"
+    address: str = "0.0.0.0"
+    port: int = Field(default=12000, ge=0, le=65535)
+    timeout: Duration = 300.0
+    # Accepted for compatibility with the legacy `egress_traffic` form (seed 004); the gateway speaks
+    # every client format on every listener, so it changes nothing.
+    message_format: Literal["openai", "anthropic"] | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+# --- providers -----------------------------------------------------------------------------------
+
+
+class InlinePreference(Strict):
+    """A route attached to a provider (legacy form, seeds 001 and 004) or posted inline by a client."""
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
+
+
+class ModelProvider(Strict):
+    model: str = Field(min_length=1)
+    access_key: str | None = None
+    base_url: str | None = None
+    default: bool = False
+    name: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    passthrough_auth: bool = False
+    provider_interface: Literal["openai", "anthropic"] | None = None
+    # Azure OpenAI's `api-version` query parameter.
+    api_version: str | None = None
+    routing_preferences: list[InlinePreference] | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _provider_prefix(cls, value: str) -> str:
+        provider, sep, model_id = value.partition("/")
+        if not sep or not provider or not model_id:
+            raise ValueError(
+                f"model '{value}' must be written as <provider>/<model_id>, e.g. openai/gpt-4o"
+            )
+        return value
+
+    @property
+    def provider(self) -> str:
+        return self.model.partition("/")[0]
+
+    @property
+    def model_id(self) -> str:
+        return self.model.partition("/")[2]
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.model_id == "*"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.model
+
+
+class ModelAlias(Strict):
+    target: str = Field(min_length=1)
+
+
+# --- routing preferences -------------------------------------------------------------------------
+
+
+class SelectionPolicy(Strict):
+    prefer: Literal["cheapest", "fastest", "none"] = "none"
+
+
+class RoutingPreference(Strict):
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    models: list[str] = Field(min_length=1)
+    selection_policy: SelectionPolicy = Field(default_factory=SelectionPolicy)
+    # Our extension: sample requests that belong to this route; they sharpen the embedded router.
+    examples: list[str] = Field(default_factory=list)
+
+
+# --- metric sources (seed 003) -------------------------------------------------------------------
+
+
+class BearerAuth(Strict):
+    type: Literal["bearer"] = "bearer"
+    token: str
+
+
+class _Source(Strict):
+    refresh_interval: Duration = 300.0
+    # Bound on one fetch; a slow source never blocks startup or requests for longer than this.
+    timeout: Duration = 5.0
+
+    @field_validator("refresh_interval", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class CostMetricsSource(_Source):
+    type: Literal["cost_metrics"]
+    url: str
+    auth: BearerAuth | None = None
+
+
+class PrometheusMetricsSource(_Source):
+    type: Literal["prometheus_metrics"]
+    url: str
+    query: str
+
+
+DIGITALOCEAN_CATALOG_URL = "https://api.digitalocean.com/v2/gen-ai/models/catalog"
+
+
+class DigitalOceanPricingSource(_Source):
+    type: Literal["digitalocean_pricing"]
+    url: str = DIGITALOCEAN_CATALOG_URL
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+
+
+MetricsSource = Annotated[
+    CostMetricsSource | PrometheusMetricsSource | DigitalOceanPricingSource,
+    Field(discriminator="type"),
+]
+
+
+# --- routing section -----------------------------------------------------------------------------
+
+
+class SessionStore(Strict):
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    # Every Redis call is bounded by this; past it the request routes unpinned.
+    timeout_ms: int = Field(default=100, gt=0)
+    key_prefix: str = "llmroute:session:"
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> SessionStore:
+        if self.type == "redis" and not self.url:
+            raise ValueError("session_store type redis needs a url, e.g. redis://localhost:6379/0")
+        return self
+
+
+class RouterConfig(Strict):
+    type: Literal["embedded", "arch_router", "cascade"] = "embedded"
+    # embedded
+    model_path: str | None = None
+    tokenizer_path: str | None = None
+    threshold: float | None = None
+    # arch_router (also used by cascade)
+    base_url: str | None = None
+    model: str = "Arch-Router"
+    api_key: str | None = None
+    timeout_ms: int = Field(default=3000, gt=0)
+    max_context_tokens: int = Field(default=2048, gt=0)
+    max_concurrency: int = Field(default=16, gt=0)
+    # cascade: ask arch_router when the embedded router's margin is below this
+    cascade_margin: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _remote_needs_endpoint(self) -> RouterConfig:
+        if self.type in ("arch_router", "cascade") and not self.base_url:
+            raise ValueError(f"router type {self.type} needs base_url (an OpenAI-compatible endpoint)")
+        return self
+
+
+class Routing(Strict):
+    session_ttl_seconds: int = Field(default=600, gt=0)
+    session_max_entries: int = Field(default=10000, gt=0)
+    session_store: SessionStore = Field(default_factory=SessionStore)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+
+
+# --- the document --------------------------------------------------------------------------------
+
+
+class Config(Strict):
+    version: str | None = None
+    listeners: list[Listener] = Field(default_factory=lambda: [Listener()])
+    model_providers: list[ModelProvider] = Field(min_length=1)
+    model_aliases: dict[str, ModelAlias] = Field(default_factory=dict)
+    routing_preferences: list[RoutingPreference] = Field(default_factory=list)
+    model_metrics_sources: list[MetricsSource] = Field(default_factory=list)
+    routing: Routing = Field(default_factory=Routing)
+
+    @property
+    def listener(self) -> Listener:
+        """The model listener (the first one of type model)."""
+        return self.listeners[0]

@@ -1,0 +1,54 @@
+"""The validated configuration in the shape the request path needs: lookups, not documents.
+
+Built once at load (and at each reload); the request path only reads it, so it never does
+per-request config work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmroute.config.models import Config, ModelProvider
+from llmroute.routing.types import Route
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    raw: Config
+    # full "provider/model_id" -> its provider entry (wildcard entries excluded)
+    models: dict[str, ModelProvider]
+    # provider name -> the `provider/*` entry that serves any model of that provider
+    wildcards: dict[str, ModelProvider]
+    # every accepted way to name a declared model (full name, `name`, bare model id) -> full name
+    model_refs: dict[str, str]
+    routes: tuple[Route, ...]
+    aliases: dict[str, str]  # alias -> full model name
+    default_model: str | None
+    # non-fatal findings (deprecations, migrations) to log at startup
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    source_path: str | None = None
+
+    def resolve_model(self, ref: str | None) -> str | None:
+        """The full model name a client's `model` refers to, or None if it names nothing we serve."""
+        if not ref:
+            return None
+        full = self.model_refs.get(ref)
+        if full is not None:
+            return full
+        provider, sep, model_id = ref.partition("/")
+        if sep and model_id and provider in self.wildcards:
+            return ref
+        return None
+
+    def provider_for(self, model: str) -> ModelProvider | None:
+        """The provider entry that serves a full model name (exact entry first, then a wildcard)."""
+        entry = self.models.get(model)
+        if entry is not None:
+            return entry
+        return self.wildcards.get(model.partition("/")[0])
+
+    def route(self, name: str) -> Route | None:
+        for route in self.routes:
+            if route.name == name:
+                return route
+        return None
