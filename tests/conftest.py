@@ -80,3 +80,52 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared folder not found at {SHARED}")
     return SHARED
+
+
+class RunningGateway:
+    """The real gateway app served by uvicorn on a free loopback port, in a background thread."""
+
+    def __init__(self, config_text: str, env: dict[str, str] | None = None) -> None:
+        from llmroute.config import load_config_text
+
+        self.config = load_config_text(config_text, env={**os.environ, **(env or {})})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = None
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> RunningGateway:
+        import threading
+
+        import uvicorn
+
+        from llmroute.server.app import create_app
+
+        self.app = create_app(self.config)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", log_config=None
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("gateway failed to start (see log output)")
+            time.sleep(0.01)
+        return self
+
+    @property
+    def gateway(self):  # type: ignore[no-untyped-def]
+        return self.app.state.gateway
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture
+def run_gateway():  # type: ignore[no-untyped-def]
+    """`with run_gateway(yaml_text, env) as gw:` → gw.url is the base URL of a live gateway."""
+    return RunningGateway

@@ -1,0 +1,282 @@
+"""The decision pipeline (SPEC §3): which models should serve this request, in which order.
+
+Shared by the decision-only endpoints (/routing/v1/*) and the proxy (/v1/*), so both always agree.
+Order: inline preferences → session pin → alias → router + ranking → the request's model or the
+default. The router failing never fails the request: it degrades to the fallback, logs and counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmroute.config.models import InlinePreference, RoutingPreference
+from llmroute.config.resolved import LoadedConfig
+from llmroute.observability import metrics
+from llmroute.ranking.rank import rank
+from llmroute.routing.sessions import Pin, SessionStore
+from llmroute.routing.types import Classification, Route, Router
+from llmroute.wire.conversation import Message
+
+log = logging.getLogger("llmroute.routing")
+
+# Request headers that name a session, in priority order (SPEC §6).
+SESSION_HEADERS = ("x-model-affinity", "x-session-id")
+MAX_SESSION_ID_LENGTH = 256
+
+
+class DecisionError(Exception):
+    """The request cannot be routed as sent (bad inline preferences, unknown model): a 4xx."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+@dataclass(slots=True)
+class Decision:
+    # Candidates in the order to try them. Empty only when nothing could be resolved (see model_error).
+    models: list[str]
+    route: str | None
+    # How the decision was made: pinned | alias | route | model | default
+    source: str
+    fallback_model: str | None
+    session_id: str | None = None
+    pinned: bool = False
+    router_backend: str | None = None
+    router_seconds: float = 0.0
+    router_error: str | None = None
+    # Why `models` is empty: the request named a model we do not serve.
+    model_error: str | None = None
+
+
+def session_id_from(headers: Any) -> str | None:
+    """The session id from `X-Model-Affinity` (first) or `X-Session-Id`; blank or absurdly long ids are ignored."""
+    for name in SESSION_HEADERS:
+        value = headers.get(name)
+        if value:
+            value = value.strip()
+            if value and len(value) <= MAX_SESSION_ID_LENGTH:
+                return value
+    return None
+
+
+class DecisionService:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        router: Router,
+        sessions: SessionStore | None = None,
+        metrics_store: Any = None,
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.sessions = sessions
+        self.metrics_store = metrics_store
+
+    # --- inline preferences ----------------------------------------------------------------------
+
+    def inline_routes(self, body: dict[str, Any]) -> tuple[Route, ...] | None:
+        """Strip `routing_preferences` / `routing_policy` from the body; their routes, or None if absent."""
+        preferences = body.pop("routing_preferences", None)
+        policy = body.pop("routing_policy", None)
+        if preferences is None and policy is None:
+            return None
+        routes: list[Route] = []
+        if preferences is not None:
+            routes.extend(self._parse_preferences(preferences))
+        if policy is not None:
+            routes.extend(self._parse_policy(policy))
+        names = [r.name for r in routes]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None and preferences is not None:
+            raise DecisionError(f"routing_preferences: duplicate route name '{duplicate}'")
+        return tuple(_merge_same_name(routes))
+
+    def _resolve(self, where: str, ref: Any) -> str:
+        if not isinstance(ref, str) or not ref:
+            raise DecisionError(f"{where}: must be a model name string")
+        full = self.config.resolve_model(ref)
+        if full is None:
+            available = ", ".join(sorted(self.config.models)) or "none"
+            raise DecisionError(f"{where}: model '{ref}' is not declared in model_providers (available: {available})")
+        return full
+
+    def _parse_preferences(self, raw: Any) -> list[Route]:
+        if not isinstance(raw, list) or not raw:
+            raise DecisionError("routing_preferences must be a non-empty array of {name, description, models}")
+        routes = []
+        for i, item in enumerate(raw):
+            try:
+                pref = RoutingPreference.model_validate(item)
+            except ValidationError as exc:
+                raise DecisionError(f"routing_preferences[{i}]: {_first_error(exc)}") from None
+            models = tuple(self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models))
+            routes.append(
+                Route(pref.name, pref.description, models, pref.selection_policy.prefer, tuple(pref.examples))
+            )
+        return routes
+
+    def _parse_policy(self, raw: Any) -> list[Route]:
+        if not isinstance(raw, list) or not raw:
+            raise DecisionError("routing_policy must be a non-empty array of {model, routing_preferences}")
+        routes = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict) or set(item) - {"model", "routing_preferences"}:
+                raise DecisionError(f"routing_policy[{i}] must be an object with 'model' and 'routing_preferences'")
+            model = self._resolve(f"routing_policy[{i}].model", item.get("model"))
+            prefs = item.get("routing_preferences")
+            if not isinstance(prefs, list) or not prefs:
+                raise DecisionError(f"routing_policy[{i}].routing_preferences must be a non-empty array")
+            for j, pref_raw in enumerate(prefs):
+                try:
+                    pref = InlinePreference.model_validate(pref_raw)
+                except ValidationError as exc:
+                    raise DecisionError(
+                        f"routing_policy[{i}].routing_preferences[{j}]: {_first_error(exc)}"
+                    ) from None
+                routes.append(Route(pref.name, pref.description, (model,), "none", tuple(pref.examples)))
+        return routes
+
+    # --- the pipeline ----------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        body: dict[str, Any],
+        conversation: Sequence[Message],
+        session_id: str | None = None,
+    ) -> Decision:
+        """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded)."""
+        routes = self.inline_routes(body)
+        if routes is None:
+            routes = self.config.routes
+        requested = body.get("model")
+        requested = requested if isinstance(requested, str) else None
+        fallback, model_error = self._fallback(requested)
+
+        if session_id is not None and self.sessions is not None:
+            pin = await self.sessions.get(session_id)
+            if pin is not None:
+                metrics.SESSION_PINS.labels(result="hit").inc()
+                return Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
+            metrics.SESSION_PINS.labels(result="miss").inc()
+
+        decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
+        decision.session_id = session_id
+        if session_id is not None and self.sessions is not None and decision.models:
+            await self.sessions.put(session_id, Pin(tuple(decision.models), decision.route))
+        model = decision.models[0] if decision.models else "none"
+        metrics.ROUTING_DECISIONS.labels(route=decision.route or "none", model=model, source=decision.source).inc()
+        return decision
+
+    async def _decide_fresh(
+        self,
+        requested: str | None,
+        routes: Sequence[Route],
+        conversation: Sequence[Message],
+        fallback: str | None,
+        model_error: str | None,
+    ) -> Decision:
+        if requested is not None and requested in self.config.aliases:
+            return Decision([self.config.aliases[requested]], None, "alias", fallback)
+
+        backend, seconds, error = None, 0.0, None
+        if routes:
+            classification, seconds, error = await self._classify(conversation, routes)
+            backend = classification.backend if classification else self.router.name
+            route = _find(routes, classification.route) if classification else None
+            if route is not None:
+                return Decision(
+                    rank(route.models, route.prefer, self.metrics_store),
+                    route.name,
+                    "route",
+                    fallback,
+                    router_backend=backend,
+                    router_seconds=seconds,
+                )
+
+        source = "model" if requested else "default"
+        models = [fallback] if fallback else []
+        return Decision(
+            models, None, source, fallback, router_backend=backend, router_seconds=seconds,
+            router_error=error, model_error=model_error,
+        )
+
+    async def _classify(
+        self, conversation: Sequence[Message], routes: Sequence[Route]
+    ) -> tuple[Classification | None, float, str | None]:
+        start = time.perf_counter()
+        try:
+            result = await self.router.classify(conversation, routes)
+        except Exception as exc:  # any router trouble degrades to the fallback model (SPEC §3.6)
+            seconds = time.perf_counter() - start
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            metrics.ROUTER_FAILURES.labels(backend=self.router.name).inc()
+            log.warning("router %s failed, using the fallback model: %s", self.router.name, reason)
+            return None, seconds, reason
+        seconds = time.perf_counter() - start
+        metrics.ROUTER_LATENCY.labels(backend=self.router.name).observe(seconds)
+        return result, seconds, None
+
+    def _fallback(self, requested: str | None) -> tuple[str | None, str | None]:
+        """SPEC §3.5: the request's model if we serve it; no model → the default; else an error message."""
+        if requested:
+            target = self.config.aliases.get(requested) or self.config.resolve_model(requested)
+            if target is not None:
+                return target, None
+            return None, f"Model '{requested}' not found in configured providers"
+        if self.config.default_model:
+            return self.config.default_model, None
+        return None, "No model was given and no default model is configured"
+
+
+def _find(routes: Sequence[Route], name: str | None) -> Route | None:
+    if name is None:
+        return None
+    return next((r for r in routes if r.name == name), None)
+
+
+def _merge_same_name(routes: list[Route]) -> list[Route]:
+    """Routes of the same name (legacy routing_policy lists one per model) become one, models in order."""
+    merged: dict[str, Route] = {}
+    for route in routes:
+        seen = merged.get(route.name)
+        if seen is None:
+            merged[route.name] = route
+        else:
+            models = seen.models + tuple(m for m in route.models if m not in seen.models)
+            merged[route.name] = Route(seen.name, seen.description, models, seen.prefer, seen.examples + route.examples)
+    return list(merged.values())
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{where}: {message}" if where else message
+
+
+def decision_payload(decision: Decision, trace_id: str) -> dict[str, Any]:
+    """The decision endpoint's JSON (SPEC §3): ranked models, models[0], route, trace id, session fields."""
+    if decision.route is None and decision.source in ("model", "default"):
+        # No route matched (seeds 001/002 show "none"); fallback_model says what the proxy would use.
+        payload: dict[str, Any] = {"models": ["none"], "model": "none", "route": None,
+                                   "fallback_model": decision.fallback_model}
+        if decision.model_error:
+            payload["error"] = decision.model_error
+    else:
+        payload = {"models": decision.models, "model": decision.models[0], "route": decision.route}
+    payload["trace_id"] = trace_id
+    if decision.session_id is not None:
+        payload["session_id"] = decision.session_id
+        payload["pinned"] = decision.pinned
+    return payload

@@ -1,0 +1,172 @@
+"""The ASGI application: endpoints, error rendering and lifecycle (SPEC §1).
+
+Handlers are thin: read the body, hand it to the decision pipeline or the proxy, render the
+answer. Everything slow or stateful lives on the `Gateway` built at startup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from llmroute.config.resolved import LoadedConfig
+from llmroute.observability.trace_context import new_trace_id, parse_traceparent
+from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
+from llmroute.server.errors import ApiError, error_response, format_for_path
+from llmroute.server.gateway import Gateway
+from llmroute.wire import ClientFormat, WireError, parse_conversation
+
+log = logging.getLogger("llmroute.server")
+
+JSON = "application/json"
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON, headers=headers)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, refusing bodies over `limit` bytes before reading them whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body is larger than the limit of {limit} bytes", "request_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes", "request_too_large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty; expected a JSON object", "invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc}", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object", "invalid_json")
+    return body
+
+
+def trace_id_for(request: Request) -> str:
+    parsed = parse_traceparent(request.headers.get("traceparent"))
+    return parsed[0] if parsed else new_trace_id()
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    checks = gateway_of(request).readiness()
+    ready = all(checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+async def list_models(request: Request) -> Response:
+    config = gateway_of(request).config
+    data = [
+        {"id": model, "object": "model", "created": 0, "owned_by": model.partition("/")[0]}
+        for model in config.models
+    ]
+    data += [{"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in config.aliases]
+    return json_response({"object": "list", "data": data})
+
+
+def decision_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        gateway = gateway_of(request)
+        body = await read_json(request, gateway.max_body_bytes)
+        try:
+            conversation = parse_conversation(fmt, body)
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(request.headers))
+        except (WireError, DecisionError) as exc:
+            raise ApiError(exc.status, exc.message) from None
+        trace_id = trace_id_for(request)
+        return json_response(decision_payload(decision, trace_id))
+
+    return endpoint
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(format_for_path(request.url.path), exc.status, exc.message, exc.code, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: f"Unknown path {request.url.path}", 405: f"Method {request.method} not allowed on {request.url.path}"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    return error_response(format_for_path(request.url.path), exc.status_code, message, None, exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    # Never a traceback to the client; the log keeps the details (without request contents).
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(format_for_path(request.url.path), 500, "Internal gateway error", "internal_error")
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+
+def routes() -> list[Route]:
+    from llmroute.ranking.admin import metrics_models_endpoint
+
+    table = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
+        Route("/routing/v1/chat/completions", decision_endpoint("openai_chat"), methods=["POST"]),
+        Route("/routing/v1/messages", decision_endpoint("anthropic"), methods=["POST"]),
+        Route("/routing/v1/responses", decision_endpoint("responses"), methods=["POST"]),
+    ]
+    return table
+
+
+def create_app(config: LoadedConfig) -> Starlette:
+    gateway = Gateway(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected_error},
+    )
+    app.state.gateway = gateway
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` (used by `--workers N`): the config path comes from LLMROUTE_CONFIG."""
+    from llmroute.config import load_config
+
+    return create_app(load_config(os.environ["LLMROUTE_CONFIG"]))

@@ -1,0 +1,59 @@
+"""The live state of one gateway process: config, router, session store, metric sources.
+
+Everything here is built once at startup (and at reload); request handlers only read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from llmroute.config.resolved import LoadedConfig
+from llmroute.ranking.store import MetricsStore
+from llmroute.routing.decision import DecisionService
+from llmroute.routing.factory import build_router
+from llmroute.routing.sessions import SessionStore, build_session_store
+from llmroute.routing.types import Router
+
+log = logging.getLogger("llmroute.gateway")
+
+# Default cap on a request body; larger bodies get a 413 before they are read whole.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class Gateway:
+    def __init__(self, config: LoadedConfig) -> None:
+        self.config = config
+        routing = config.raw.routing
+        self.router: Router = build_router(routing.router)
+        self.sessions: SessionStore = build_session_store(routing)
+        sources = config.raw.model_metrics_sources
+        self.metrics: MetricsStore | None = MetricsStore(sources) if sources else None
+        self.decisions = DecisionService(config, self.router, self.sessions, self.metrics)
+        self.max_body_bytes = MAX_BODY_BYTES
+        self.router_ready = False
+
+    async def start(self) -> None:
+        for warning in self.config.warnings:
+            log.warning("%s", warning)
+        warm = getattr(self.router, "warm", None)
+        if warm is not None and self.config.routes:
+            # Embedding route descriptions takes a moment; do it before serving, off the event loop.
+            await asyncio.to_thread(warm, self.config.routes)
+        self.router_ready = True
+        if self.metrics is not None:
+            await self.metrics.start()
+            self.metrics.warn_missing(self.config.routes)
+
+    async def stop(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
+        await self.sessions.aclose()
+        await self.router.aclose()
+
+    def readiness(self) -> dict[str, bool]:
+        return {
+            "config": True,
+            "router": self.router_ready,
+            "metric_sources": self.metrics is None or self.metrics.ready,
+        }

@@ -1,0 +1,62 @@
+"""`llmroute up`: serve the gateway with uvicorn (uvloop + httptools), one or more worker processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from llmroute.config import load_config
+from llmroute.observability.logs import configure_logging
+
+log = logging.getLogger("llmroute.server")
+
+
+def _event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def serve(
+    config_path: str,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    log_format: str = "human",
+    log_level: str = "info",
+) -> None:
+    config = load_config(config_path)
+    listener = config.raw.listener
+    host = host or listener.address
+    port = port if port is not None else listener.port
+    configure_logging(log_format, log_level)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"llmroute listening on http://{host}:{port} (workers: {workers}, config: {config_path})", flush=True)
+    print(
+        f"try: curl -s http://{shown}:{port}/routing/v1/chat/completions -H 'Content-Type: application/json' "
+        """-d '{"messages": [{"role": "user", "content": "Write a Python function that implements binary search"}]}'""",
+        flush=True,
+    )
+    common = {
+        "host": host,
+        "port": port,
+        "loop": _event_loop(),
+        "http": "httptools",
+        "log_level": log_level.lower(),
+        "access_log": False,  # we log one structured line per request ourselves
+        "timeout_graceful_shutdown": 30,
+        "log_config": None,  # keep our logging configuration
+    }
+    if workers > 1:
+        os.environ["LLMROUTE_CONFIG"] = os.path.abspath(config_path)
+        os.environ["LLMROUTE_LOG_FORMAT"] = log_format
+        os.environ["LLMROUTE_LOG_LEVEL"] = log_level
+        uvicorn.run("llmroute.server.app:app_from_env", factory=True, workers=workers, **common)
+    else:
+        from llmroute.server.app import create_app
+
+        uvicorn.run(create_app(config), **common)
