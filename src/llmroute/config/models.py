@@ -26,7 +26,9 @@ def parse_duration(value: Any) -> float:
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"invalid duration {value!r}: use a number of seconds or e.g. '30s', '500ms', '5m'")
+            raise ValueError(
+                f"invalid duration {value!r}: use a number of seconds or e.g. '30s', '500ms', '5m'"
+            )
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError("must be greater than 0")
@@ -88,9 +90,7 @@ class ModelProvider(Strict):
     def _provider_prefix(cls, value: str) -> str:
         provider, sep, model_id = value.partition("/")
         if not sep or not provider or not model_id:
-            raise ValueError(
-                f"model '{value}' must be written as <provider>/<model_id>, e.g. openai/gpt-4o"
-            )
+            raise ValueError(f"model '{value}' must be written as <provider>/<model_id>, e.g. openai/gpt-4o")
         return value
 
     @property
