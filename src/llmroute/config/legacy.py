@@ -9,6 +9,7 @@ runs after pydantic, on the model objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from llmroute.config.errors import at, did_you_mean
@@ -37,6 +38,29 @@ def normalise_document(doc: dict[str, Any], errors: list[str], warnings: list[st
     if isinstance(doc.get("version"), int | float) and not isinstance(doc.get("version"), bool):
         doc["version"] = str(doc["version"])
     return doc
+
+
+def written_paths(doc: dict[str, Any]) -> Callable[[list[str]], list[str]]:
+    """A function that maps error paths of the normalised document back to the keys the file uses."""
+    renames: list[tuple[str, str]] = []
+    if "llm_providers" in doc and "model_providers" not in doc:
+        renames.append(("model_providers", "llm_providers"))
+    listeners = doc.get("listeners")
+    if isinstance(listeners, dict):
+        names = [key for key in listeners if key in LEGACY_LISTENER_KEYS]
+        renames += [(f"listeners[{i}]", f"listeners.{name}") for i, name in enumerate(names)]
+
+    def rename(lines: list[str]) -> list[str]:
+        out = []
+        for line in lines:
+            for new, old in renames:
+                if line.startswith(new) and line[len(new) : len(new) + 1] in (".", "[", ":"):
+                    line = old + line[len(new) :]
+                    break
+            out.append(line)
+        return out
+
+    return rename
 
 
 def _listeners_from_object(listeners: dict[str, Any], errors: list[str]) -> list[Any]:

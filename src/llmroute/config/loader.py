@@ -42,13 +42,14 @@ def load_config_text(
     errors: list[str] = []
     warnings: list[str] = []
     doc = substitute_env(doc, os.environ if env is None else env, errors)
+    written = legacy.written_paths(doc)
     doc = legacy.normalise_document(doc, errors, warnings)
     if errors:
         raise ConfigError(errors)
     try:
         config = Config.model_validate(doc)
     except ValidationError as exc:
-        raise ConfigError(pydantic_errors(exc, Config, extra_keys=("llm_providers",))) from None
+        raise ConfigError(written(pydantic_errors(exc, Config, extra_keys=("llm_providers",)))) from None
     has_top_level_preferences = bool(config.routing_preferences)
     validate.check_version(config, has_top_level_preferences, errors)
     validate.check_listeners(config, errors)
@@ -61,7 +62,7 @@ def load_config_text(
     routes = validate.build_routes(config.routing_preferences, tables, errors)
     validate.check_metric_sources(config, errors)
     if errors:
-        raise ConfigError(errors)
+        raise ConfigError(written(errors))
     return LoadedConfig(
         raw=config,
         models=tables.models,
