@@ -1,0 +1,576 @@
+"""Anthropic Messages ↔ OpenAI Chat Completions: requests and non-streaming responses.
+
+Used when the client speaks one API and the chosen provider the other. The caller sets the
+upstream `model` itself after translation (the body's `model` is carried over unchanged).
+
+Mapping (request):
+
+| Anthropic                                   | OpenAI Chat                                          |
+|---------------------------------------------|------------------------------------------------------|
+| `system` (string or text blocks)            | leading `system` message (system/developer messages anywhere are merged into `system`) |
+| `text` block                                | text content (a string when all parts are text)      |
+| `image` block, base64 / url source          | `image_url` part, `data:` URL / http URL             |
+| `document` block, base64 PDF                | `file` part with `file_data`                         |
+| assistant `tool_use` block (input object)   | assistant `tool_calls[]` (arguments JSON string)     |
+| user `tool_result` block                    | `tool` message with `tool_call_id`                   |
+| `tools[{name, description, input_schema}]`  | `tools[{type: function, function: {name, description, parameters}}]` |
+| `tool_choice` auto / any / tool / none      | "auto" / "required" / {type: function} / "none"      |
+| `disable_parallel_tool_use`                 | `parallel_tool_calls: false`                         |
+| `max_tokens`                                | `max_tokens` or `max_completion_tokens` (caller picks)|
+| `stop_sequences`                            | `stop`                                               |
+| `metadata.user_id`                          | `user`                                               |
+
+Anthropic requires `max_tokens`; when an OpenAI client sends neither `max_tokens` nor
+`max_completion_tokens`, `DEFAULT_ANTHROPIC_MAX_TOKENS` is used. OpenAI temperatures above 1 are
+clamped to Anthropic's maximum of 1. Fields with no counterpart (top_k, thinking, n, seed,
+logprobs, penalties, response_format...) are dropped rather than forwarded to a provider that would
+reject them. Anthropic server tools (web search, bash...) have no Chat equivalent and are dropped.
+
+Responses: stop reasons end_turn/stop_sequence/pause_turn ↔ stop, max_tokens ↔ length,
+tool_use ↔ tool_calls, refusal ↔ content_filter; usage input/output_tokens ↔ prompt/completion_tokens
+(Anthropic cache read/creation tokens count as prompt tokens, cache reads as `cached_tokens`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from llmroute.wire.errors import WireError
+
+DEFAULT_ANTHROPIC_MAX_TOKENS = 4096
+
+ANTHROPIC_TO_CHAT_STOP: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+CHAT_TO_ANTHROPIC_STOP: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def chat_stop_reason(anthropic_reason: str | None) -> str | None:
+    if anthropic_reason is None:
+        return None
+    return ANTHROPIC_TO_CHAT_STOP.get(anthropic_reason, "stop")
+
+
+def anthropic_stop_reason(chat_reason: str | None) -> str:
+    if chat_reason is None:
+        return "end_turn"
+    return CHAT_TO_ANTHROPIC_STOP.get(chat_reason, "end_turn")
+
+
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def _json_args(arguments: Any, where: str) -> dict[str, Any]:
+    """An OpenAI `arguments` JSON string as the object Anthropic's `input` needs."""
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        return {}
+    if not isinstance(arguments, str):
+        raise WireError(f"{where} must be a JSON string")
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        raise WireError(f"{where} is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise WireError(f"{where} must encode a JSON object")
+    return parsed
+
+
+def _lenient_args(arguments: Any) -> dict[str, Any]:
+    """A model's tool arguments as an object, for responses: never fails (bad JSON is kept raw)."""
+    if isinstance(arguments, dict):
+        return arguments
+    if not isinstance(arguments, str) or not arguments.strip():
+        return {}
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return {"_raw_arguments": arguments}
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _text_of_blocks(blocks: Any) -> str:
+    if isinstance(blocks, str):
+        return blocks
+    if not isinstance(blocks, list):
+        return ""
+    return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+
+
+def image_block_to_part(block: dict[str, Any]) -> dict[str, Any] | None:
+    """Anthropic `image` block → OpenAI `image_url` part (None when the source is unusable)."""
+    source = block.get("source")
+    if not isinstance(source, dict):
+        return None
+    if source.get("type") == "base64":
+        url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
+    elif source.get("type") == "url" and isinstance(source.get("url"), str):
+        url = source["url"]
+    else:
+        return None
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def image_url_to_block(url: str) -> dict[str, Any]:
+    """An OpenAI image URL (`data:` or http) → Anthropic `image` block."""
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";", 1)[0] or "image/png"
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Anthropic request → Chat request
+
+
+def _anthropic_tools_to_chat(tools: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if not isinstance(tool, dict) or tool.get("type") not in (None, "custom"):
+            continue  # server tools (web_search_..., bash_...) have no Chat equivalent
+        function: dict[str, Any] = {"name": tool.get("name")}
+        if tool.get("description") is not None:
+            function["description"] = tool["description"]
+        function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        if tool.get("strict") is not None:
+            function["strict"] = tool["strict"]
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _anthropic_tool_choice_to_chat(choice: Any) -> Any:
+    if not isinstance(choice, dict):
+        return None
+    kind = choice.get("type")
+    if kind == "auto":
+        return "auto"
+    if kind == "any":
+        return "required"
+    if kind == "none":
+        return "none"
+    if kind == "tool":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    return None
+
+
+def _anthropic_user_to_chat(content: list[Any]) -> list[dict[str, Any]]:
+    """One Anthropic user turn → tool messages (for tool_result blocks) then one user message."""
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "image":
+            part = image_block_to_part(block)
+            if part is not None:
+                parts.append(part)
+        elif kind == "document":
+            source = block.get("source")
+            if isinstance(source, dict) and source.get("type") == "base64":
+                media = source.get("media_type", "application/pdf")
+                file: dict[str, Any] = {"file_data": f"data:{media};base64,{source.get('data', '')}"}
+                if block.get("title"):
+                    file["filename"] = block["title"]
+                parts.append({"type": "file", "file": file})
+            elif isinstance(source, dict) and source.get("type") == "text":
+                parts.append({"type": "text", "text": source.get("data", "")})
+        elif kind == "tool_result":
+            text = _text_of_blocks(block.get("content"))
+            if block.get("is_error"):
+                text = f"Error: {text}" if text else "Error"
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
+    if parts:
+        out.append({"role": "user", "content": _chat_content(parts)})
+    return out
+
+
+def _chat_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Text-only content as a plain string: every OpenAI-compatible server accepts that."""
+    if all(p["type"] == "text" for p in parts):
+        return "\n".join(p["text"] for p in parts)
+    return parts
+
+
+def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "tool_use":
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": _dumps(block.get("input") or {})},
+                }
+            )
+    msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        msg["tool_calls"] = calls
+    return msg
+
+
+def anthropic_request_to_chat(body: dict[str, Any], *, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
+    """An Anthropic Messages request → an OpenAI Chat Completions request.
+
+    `max_tokens_field` is the name the upstream wants: "max_tokens" (most OpenAI-compatible
+    servers) or "max_completion_tokens" (OpenAI's reasoning models require it).
+    """
+    out: dict[str, Any] = {}
+    if "model" in body:
+        out["model"] = body["model"]
+    messages: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system:
+        messages.append({"role": "system", "content": _text_of_blocks(system)})
+    for msg in body.get("messages") or ():
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role")
+        content = msg.get("content")
+        if isinstance(content, str):
+            messages.append({"role": role, "content": content})
+        elif role == "assistant":
+            messages.append(_anthropic_assistant_to_chat(content or []))
+        else:
+            messages.extend(_anthropic_user_to_chat(content or []))
+    out["messages"] = messages
+
+    if body.get("max_tokens") is not None:
+        out[max_tokens_field] = body["max_tokens"]
+    for key in ("temperature", "top_p", "stream"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    if body.get("stream"):
+        out["stream_options"] = {"include_usage": True}  # so the translated stream can report usage
+    if body.get("stop_sequences"):
+        out["stop"] = body["stop_sequences"]
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        out["user"] = metadata["user_id"]
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        chat_tools = _anthropic_tools_to_chat(tools)
+        if chat_tools:
+            out["tools"] = chat_tools
+    choice = body.get("tool_choice")
+    if "tools" in out and choice is not None:
+        mapped = _anthropic_tool_choice_to_chat(choice)
+        if mapped is not None:
+            out["tool_choice"] = mapped
+        if isinstance(choice, dict) and choice.get("disable_parallel_tool_use"):
+            out["parallel_tool_calls"] = False
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Chat request → Anthropic request
+
+
+def _chat_parts_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if content is None:
+        return []
+    if not isinstance(content, list):
+        raise WireError(f"{where} must be a string or an array of parts")
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            blocks.append({"type": "text", "text": part.get("text", "")})
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if isinstance(url, str) and url:
+                blocks.append(image_url_to_block(url))
+        elif kind == "file":
+            file = part.get("file")
+            data = file.get("file_data") if isinstance(file, dict) else None
+            if isinstance(data, str) and data.startswith("data:"):
+                header, _, payload = data.partition(",")
+                media = header[5:].split(";", 1)[0] or "application/pdf"
+                blocks.append(
+                    {"type": "document", "source": {"type": "base64", "media_type": media, "data": payload}}
+                )
+        # input_audio and other parts have no Anthropic equivalent.
+    return blocks
+
+
+def _chat_tools_to_anthropic(tools: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            continue
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            continue
+        converted: dict[str, Any] = {"name": function.get("name")}
+        if function.get("description") is not None:
+            converted["description"] = function["description"]
+        converted["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+        out.append(converted)
+    return out
+
+
+def _chat_tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice == "required":
+        return {"type": "any"}
+    if choice == "none":
+        return {"type": "none"}
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        if isinstance(function, dict) and function.get("name"):
+            return {"type": "tool", "name": function["name"]}
+    return None
+
+
+def chat_request_to_anthropic(
+    body: dict[str, Any], *, default_max_tokens: int = DEFAULT_ANTHROPIC_MAX_TOKENS
+) -> dict[str, Any]:
+    """An OpenAI Chat Completions request → an Anthropic Messages request.
+
+    Raises WireError for tool-call arguments that are not a JSON object (Anthropic's `input`
+    must be one).
+    """
+    out: dict[str, Any] = {}
+    if "model" in body:
+        out["model"] = body["model"]
+    system_texts: list[str] = []
+    messages: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        # Anthropic wants alternating turns: consecutive same-role messages are merged.
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": blocks})
+
+    for i, msg in enumerate(body.get("messages") or ()):
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role")
+        content = msg.get("content")
+        where = f"messages[{i}].content"
+        if role in ("system", "developer"):
+            text = content if isinstance(content, str) else _text_of_blocks(content)
+            if text:
+                system_texts.append(text)
+        elif role == "user":
+            blocks = _chat_parts_to_blocks(content, where)
+            if blocks:
+                add("user", blocks)
+        elif role == "assistant":
+            blocks = _chat_parts_to_blocks(content, where)
+            if isinstance(msg.get("refusal"), str) and not blocks:
+                blocks = [{"type": "text", "text": msg["refusal"]}]
+            for j, call in enumerate(msg.get("tool_calls") or ()):
+                if not isinstance(call, dict):
+                    continue
+                function = call.get("function") or {}
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.get("id") or new_id("toolu_"),
+                        "name": function.get("name"),
+                        "input": _json_args(
+                            function.get("arguments"), f"messages[{i}].tool_calls[{j}].function.arguments"
+                        ),
+                    }
+                )
+            if blocks:
+                add("assistant", blocks)
+        elif role in ("tool", "function"):
+            text = content if isinstance(content, str) else _text_of_blocks(content)
+            tool_id = msg.get("tool_call_id") if role == "tool" else msg.get("name")
+            add("user", [{"type": "tool_result", "tool_use_id": tool_id, "content": text}])
+    if system_texts:
+        out["system"] = "\n\n".join(system_texts)
+    out["messages"] = messages
+
+    max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_tokens")
+    out["max_tokens"] = max_tokens if max_tokens is not None else default_max_tokens
+    temperature = body.get("temperature")
+    if isinstance(temperature, int | float):
+        out["temperature"] = min(float(temperature), 1.0)
+    for key in ("top_p", "stream"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        out["stop_sequences"] = [stop]
+    elif isinstance(stop, list) and stop:
+        out["stop_sequences"] = stop
+    if isinstance(body.get("user"), str):
+        out["metadata"] = {"user_id": body["user"]}
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        converted = _chat_tools_to_anthropic(tools)
+        if converted:
+            out["tools"] = converted
+    if "tools" in out:
+        choice = _chat_tool_choice_to_anthropic(body.get("tool_choice"))
+        if body.get("parallel_tool_calls") is False:
+            choice = choice or {"type": "auto"}
+            if choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True
+        if choice is not None:
+            out["tool_choice"] = choice
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# responses
+
+
+def chat_usage_from_anthropic(usage: Any) -> dict[str, Any]:
+    """Anthropic `usage` → OpenAI `usage` (cache tokens count as prompt tokens)."""
+    usage = usage if isinstance(usage, dict) else {}
+    cache_read = usage.get("cache_read_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + cache_read + (usage.get("cache_creation_input_tokens") or 0)
+    completion = usage.get("output_tokens") or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read},
+    }
+
+
+def anthropic_usage_from_chat(usage: Any) -> dict[str, Any]:
+    """OpenAI `usage` → Anthropic `usage` (cached prompt tokens reported as cache reads)."""
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    out: dict[str, Any] = {
+        "input_tokens": max((usage.get("prompt_tokens") or 0) - cached, 0),
+        "output_tokens": usage.get("completion_tokens") or 0,
+    }
+    if cached:
+        out["cache_read_input_tokens"] = cached
+    return out
+
+
+def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, Any]:
+    """An OpenAI `chat.completion` → an Anthropic `message` (first choice)."""
+    choices = resp.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    text = message.get("content")
+    if isinstance(text, list):
+        text = _text_of_blocks(text)
+    if not text and isinstance(message.get("refusal"), str):
+        text = message["refusal"]
+    if text:
+        content.append({"type": "text", "text": text})
+    for call in message.get("tool_calls") or ():
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") or {}
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or new_id("toolu_"),
+                "name": function.get("name"),
+                "input": _lenient_args(function.get("arguments")),
+            }
+        )
+    reason = choice.get("finish_reason")
+    if reason is None and any(b["type"] == "tool_use" for b in content):
+        reason = "tool_calls"
+    rid = resp.get("id")
+    return {
+        "id": rid if isinstance(rid, str) and rid.startswith("msg_") else new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": anthropic_stop_reason(reason),
+        "stop_sequence": None,
+        "usage": anthropic_usage_from_chat(resp.get("usage")),
+    }
+
+
+def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, Any]:
+    """An Anthropic `message` → an OpenAI `chat.completion`. Thinking blocks are dropped."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in resp.get("content") or ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "tool_use":
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": _dumps(block.get("input") or {})},
+                }
+            )
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    rid = resp.get("id")
+    return {
+        "id": f"chatcmpl-{rid}" if isinstance(rid, str) else new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": chat_stop_reason(resp.get("stop_reason")) or "stop",
+            }
+        ],
+        "usage": chat_usage_from_anthropic(resp.get("usage")),
+    }

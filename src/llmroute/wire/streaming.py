@@ -1,0 +1,60 @@
+"""The interface every SSE stream translator implements, and the token usage they report.
+
+A translator turns the upstream's decoded events (`SSEEvent`, from `SSEDecoder`) into the
+client's SSE bytes, one event at a time, never buffering the stream:
+
+    decoder = SSEDecoder()
+    translator = translator_for(client_fmt, upstream_fmt, model)   # llmroute.wire.dispatch
+    async for chunk in upstream_body:
+        for event in decoder.feed(chunk):
+            for out in translator.feed(event):
+                await send(out)
+    for event in decoder.flush():
+        ...feed as above...
+    for out in translator.finish():        # upstream closed normally
+        await send(out)
+
+On an upstream failure mid-stream (connection reset, timeout) send `translator.error(message)`
+instead of `finish()`: a well-formed error ending in the client's format. Both are idempotent
+once the stream has ended (they then return []), so the proxy can call `finish()` in a `finally`.
+
+`translator.usage` holds the token counts seen so far (None until the upstream reported any).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from llmroute.wire.sse import SSEEvent
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class StreamTranslator(Protocol):
+    usage: Usage | None
+
+    @property
+    def done(self) -> bool:
+        """True once the client's stream has been ended (normally or with an error)."""
+        ...
+
+    def feed(self, event: SSEEvent) -> list[bytes]:
+        """The client-format SSE bytes for one upstream event (often none, sometimes several)."""
+        ...
+
+    def finish(self) -> list[bytes]:
+        """End the client's stream after the upstream closed; [] if it already ended."""
+        ...
+
+    def error(self, message: str) -> list[bytes]:
+        """End the client's stream with an error event in its format; [] if it already ended."""
+        ...
