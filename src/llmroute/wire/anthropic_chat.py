@@ -245,7 +245,9 @@ def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
     return msg
 
 
-def anthropic_request_to_chat(body: dict[str, Any], *, max_tokens_field: str = "max_tokens") -> dict[str, Any]:
+def anthropic_request_to_chat(
+    body: dict[str, Any], *, max_tokens_field: str = "max_tokens"
+) -> dict[str, Any]:
     """An Anthropic Messages request → an OpenAI Chat Completions request.
 
     `max_tokens_field` is the name the upstream wants: "max_tokens" (most OpenAI-compatible

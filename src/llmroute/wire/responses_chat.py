@@ -94,9 +94,7 @@ def _output_text(output: Any) -> str:
     if isinstance(output, str):
         return output
     if isinstance(output, list):
-        return "\n".join(
-            p["text"] for p in output if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
+        return "\n".join(p["text"] for p in output if isinstance(p, dict) and isinstance(p.get("text"), str))
     return "" if output is None else str(output)
 
 
@@ -175,7 +173,11 @@ def responses_request_to_chat(
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             messages.append(
-                {"role": "tool", "tool_call_id": item.get("call_id"), "content": _output_text(item.get("output"))}
+                {
+                    "role": "tool",
+                    "tool_call_id": item.get("call_id"),
+                    "content": _output_text(item.get("output")),
+                }
             )
     out["messages"] = messages
 
@@ -215,7 +217,9 @@ def responses_usage_from_chat(usage: Any) -> dict[str, Any]:
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
-            "cached_tokens": (prompt_details.get("cached_tokens") or 0) if isinstance(prompt_details, dict) else 0
+            "cached_tokens": (prompt_details.get("cached_tokens") or 0)
+            if isinstance(prompt_details, dict)
+            else 0
         },
         "output_tokens": completion,
         "output_tokens_details": {

@@ -144,11 +144,15 @@ class AnthropicToChatStream:
 
     def _record_usage(self, usage: dict[str, Any]) -> None:
         current = self.usage or Usage()
-        if any(k in usage for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")):
+        if any(
+            k in usage for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        ):
             cache_read = usage.get("cache_read_input_tokens") or 0
             self._cached_tokens = cache_read
             current.input_tokens = (
-                (usage.get("input_tokens") or 0) + cache_read + (usage.get("cache_creation_input_tokens") or 0)
+                (usage.get("input_tokens") or 0)
+                + cache_read
+                + (usage.get("cache_creation_input_tokens") or 0)
             )
         if isinstance(usage.get("output_tokens"), int):
             current.output_tokens = usage["output_tokens"]
@@ -177,7 +181,10 @@ class AnthropicToChatStream:
                 "index": tool_index,
                 "id": block.get("id"),
                 "type": "function",
-                "function": {"name": block.get("name"), "arguments": orjson.dumps(initial).decode() if initial else ""},
+                "function": {
+                    "name": block.get("name"),
+                    "arguments": orjson.dumps(initial).decode() if initial else "",
+                },
             }
             return [self._chunk({"tool_calls": [call]})]
         return []

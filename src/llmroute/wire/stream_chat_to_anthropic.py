@@ -20,7 +20,7 @@ import orjson
 from llmroute.wire.anthropic_chat import anthropic_stop_reason, new_id
 from llmroute.wire.errors import anthropic_error_type, error_message_from
 from llmroute.wire.sse import SSEEvent, encode_event
-from llmroute.wire.streaming import Usage
+from llmroute.wire.streaming import Usage, tool_call_key
 
 
 class ChatToAnthropicStream:
@@ -136,18 +136,16 @@ class ChatToAnthropicStream:
         out: list[bytes] = []
         if self._open_block is None or not self._open_is_text:
             out.extend(self._open({"type": "text", "text": ""}, is_text=True))
-        delta = {"type": "content_block_delta", "index": self._open_block, "delta": {"type": "text_delta", "text": text}}
+        delta = {
+            "type": "content_block_delta",
+            "index": self._open_block,
+            "delta": {"type": "text_delta", "text": text},
+        }
         out.append(encode_event(delta, "content_block_delta"))
         return out
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
-        key = call.get("index")
-        if not isinstance(key, int):
-            # Some servers omit `index`: a new id starts a new call, otherwise it continues the last.
-            if call.get("id") or self._last_tool_key is None:
-                key = len(self._tool_blocks)
-            else:
-                key = self._last_tool_key
+        key = tool_call_key(call, self._last_tool_key, len(self._tool_blocks))
         self._last_tool_key = key
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         out: list[bytes] = []

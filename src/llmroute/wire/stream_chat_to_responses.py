@@ -36,7 +36,7 @@ from llmroute.wire.responses_chat import (
 )
 from llmroute.wire.sse import SSEEvent, encode_event
 from llmroute.wire.stream_anthropic_to_chat import AnthropicToChatStream
-from llmroute.wire.streaming import Usage
+from llmroute.wire.streaming import Usage, tool_call_key
 
 
 class _Item:
@@ -185,7 +185,9 @@ class ChatToResponsesStream:
         if item.call_id is None:
             part = {"type": "output_text", "text": joined, "annotations": []}
             out.append(
-                self._event("response.output_text.done", {**where, "content_index": 0, "text": joined, "logprobs": []})
+                self._event(
+                    "response.output_text.done", {**where, "content_index": 0, "text": joined, "logprobs": []}
+                )
             )
             out.append(self._event("response.content_part.done", {**where, "content_index": 0, "part": part}))
         else:
@@ -194,7 +196,11 @@ class ChatToResponsesStream:
                     "response.function_call_arguments.done", {**where, "arguments": joined, "name": item.name}
                 )
             )
-        out.append(self._event("response.output_item.done", {"output_index": item.output_index, "item": item.final()}))
+        out.append(
+            self._event(
+                "response.output_item.done", {"output_index": item.output_index, "item": item.final()}
+            )
+        )
         return out
 
     def _text(self, text: str) -> list[bytes]:
@@ -207,7 +213,9 @@ class ChatToResponsesStream:
             self._open = item
             added = message_item(item.id, "", status="in_progress")
             added["content"] = []
-            out.append(self._event("response.output_item.added", {"output_index": item.output_index, "item": added}))
+            out.append(
+                self._event("response.output_item.added", {"output_index": item.output_index, "item": added})
+            )
             part = {"type": "output_text", "text": "", "annotations": []}
             out.append(
                 self._event(
@@ -227,25 +235,23 @@ class ChatToResponsesStream:
         return out
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
-        key = call.get("index")
-        if not isinstance(key, int):
-            # Some servers omit `index`: a new id starts a new call, otherwise it continues the last.
-            if call.get("id") or self._last_call_key is None:
-                key = len(self._calls)
-            else:
-                key = self._last_call_key
+        key = tool_call_key(call, self._last_call_key, len(self._calls))
         self._last_call_key = key
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         out: list[bytes] = []
         item = self._calls.get(key)
         if item is None:
             out.extend(self._close_open())
-            item = _Item(new_id("fc_"), len(self._items), call.get("id") or new_id("call_"), function.get("name") or "")
+            item = _Item(
+                new_id("fc_"), len(self._items), call.get("id") or new_id("call_"), function.get("name") or ""
+            )
             self._items.append(item)
             self._calls[key] = item
             self._open = item
             added = function_call_item(item.id, item.call_id or "", item.name, "", status="in_progress")
-            out.append(self._event("response.output_item.added", {"output_index": item.output_index, "item": added}))
+            out.append(
+                self._event("response.output_item.added", {"output_index": item.output_index, "item": added})
+            )
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
             item.parts.append(arguments)

@@ -24,7 +24,7 @@ once the stream has ended (they then return []), so the proxy can call `finish()
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from llmroute.wire.sse import SSEEvent
 
@@ -58,3 +58,17 @@ class StreamTranslator(Protocol):
     def error(self, message: str) -> list[bytes]:
         """End the client's stream with an error event in its format; [] if it already ended."""
         ...
+
+
+def tool_call_key(call: dict[str, Any], last_key: int | None, seen: int) -> int:
+    """Which tool call a Chat `delta.tool_calls[]` entry continues.
+
+    The entry's `index` when present; some OpenAI-compatible servers omit it, and then an entry
+    with an `id` starts a new call (numbered `seen`) while one without continues the last call.
+    """
+    key = call.get("index")
+    if isinstance(key, int):
+        return key
+    if call.get("id") or last_key is None:
+        return seen
+    return last_key

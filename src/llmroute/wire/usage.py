@@ -77,7 +77,9 @@ class StreamUsageReader:
         elif kind == "message_delta" and isinstance(body.get("usage"), dict):
             usage = body["usage"]
             current = self.usage or Usage()
-            if any(k in usage for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")):
+            if any(
+                k in usage for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+            ):
                 found = usage_from_response("anthropic", body)
                 current.input_tokens = found.input_tokens if found else current.input_tokens
             if isinstance(usage.get("output_tokens"), int):
