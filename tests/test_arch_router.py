@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -125,8 +126,9 @@ class FakeArchServer:
         )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeArchServer]:
+@asynccontextmanager
+async def running_fake_server() -> AsyncIterator[FakeArchServer]:
+    """A FakeArchServer listening on a free loopback port for the duration of the block."""
     server = FakeArchServer()
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server.handle)
@@ -142,6 +144,12 @@ async def fake() -> AsyncIterator[FakeArchServer]:
         if server.hold is not None:
             server.hold.set()  # let held handlers finish so the server shuts down promptly
         await runner.cleanup()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeArchServer]:
+    async with running_fake_server() as server:
+        yield server
 
 
 @pytest.fixture
