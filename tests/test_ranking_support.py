@@ -37,7 +37,7 @@ class RecordedRequest:
 @dataclass
 class MetricsHTTPServer:
     port: int = field(default_factory=free_port)
-    replies: dict[str, Reply] = field(default_factory=dict)
+    replies: dict[str, Reply | Callable[[], Reply]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -54,7 +54,8 @@ class MetricsHTTPServer:
         with self._lock:
             self.replies[path] = Reply(status=status, body=json.dumps(document).encode())
 
-    def set_reply(self, path: str, reply: Reply) -> None:
+    def set_reply(self, path: str, reply: Reply | Callable[[], Reply]) -> None:
+        """A fixed reply, or a function called per request (e.g. an exporter whose counters grow)."""
         with self._lock:
             self.replies[path] = reply
 
@@ -76,6 +77,8 @@ class MetricsHTTPServer:
                         RecordedRequest(parts.path, parse_qs(parts.query), dict(self.headers.items()))
                     )
                     reply = server.replies.get(parts.path, Reply(status=404, body=b'{"error": "not found"}'))
+                    if callable(reply):
+                        reply = reply()
                 if reply.hang:
                     server._released.wait(30)
                     return
