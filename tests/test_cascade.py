@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from prometheus_client import REGISTRY
 
 from conftest import free_port
 from llmroute.config.models import RouterConfig
@@ -77,10 +78,16 @@ async def test_confident_primary_decides_alone(fake: FakeArchServer, arch: ArchR
     assert cascade.decided_by == {"keyword": 1}
 
 
+def cascade_decisions(backend: str) -> float:
+    return REGISTRY.get_sample_value("llmroute_cascade_decisions_total", {"backend": backend}) or 0.0
+
+
 async def test_unsure_primary_defers_to_arch_router(fake: FakeArchServer, arch: ArchRouter) -> None:
     fake.answer = '{"route": "complex_reasoning"}'
     cascade = CascadeRouter(KeywordRouter(KEYWORDS), arch, margin=1.0)
+    before = cascade_decisions("arch_router")
     result = await cascade.classify(UNSURE, ROUTES)
+    assert cascade_decisions("arch_router") == before + 1  # exported as a Prometheus counter too
     assert (result.route, result.backend) == ("complex_reasoning", "arch_router")
     assert result.details["primary"] == {
         "backend": "keyword",

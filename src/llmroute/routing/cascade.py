@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from llmroute.observability import metrics
 from llmroute.routing.types import Classification, Route, Router, RouterError
 from llmroute.wire.conversation import Message
 
@@ -68,6 +69,7 @@ class CascadeRouter:
 
     def _decided(self, result: Classification) -> Classification:
         self.decided_by[result.backend] += 1
+        metrics.CASCADE_DECISIONS.labels(backend=result.backend).inc()
         return result
 
     async def aclose(self) -> None:
