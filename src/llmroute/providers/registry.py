@@ -23,16 +23,28 @@ class ProviderSpec:
     extra_headers: dict[str, str] = field(default_factory=dict)
     # Providers that also serve OpenAI's /v1/responses natively (pass-through instead of translation).
     native_responses: bool = False
+    responses_path: str = "/v1/responses"
     # Azure OpenAI: /openai/deployments/{model}/chat/completions?api-version=...
     azure: bool = False
+    # What a translated request calls its output limit: OpenAI (and Azure) reasoning models only
+    # accept max_completion_tokens; most other OpenAI-compatible servers only know max_tokens.
+    max_tokens_field: str = "max_tokens"
 
 
 ANTHROPIC_VERSION = "2023-06-01"
+# Azure OpenAI's api-version query parameter when the config gives none (a GA version).
+AZURE_API_VERSION = "2024-10-21"
 
 PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
-        ProviderSpec("openai", "openai", "https://api.openai.com", native_responses=True),
+        ProviderSpec(
+            "openai",
+            "openai",
+            "https://api.openai.com",
+            native_responses=True,
+            max_tokens_field="max_completion_tokens",
+        ),
         ProviderSpec(
             "anthropic",
             "anthropic",
@@ -41,7 +53,15 @@ PROVIDERS: dict[str, ProviderSpec] = {
             auth="x-api-key",
             extra_headers={"anthropic-version": ANTHROPIC_VERSION},
         ),
-        ProviderSpec("azure_openai", "openai", None, chat_path="/chat/completions", auth="api-key", azure=True),
+        ProviderSpec(
+            "azure_openai",
+            "openai",
+            None,
+            chat_path="/chat/completions",
+            auth="api-key",
+            azure=True,
+            max_tokens_field="max_completion_tokens",
+        ),
         ProviderSpec(
             "gemini",
             "openai",
@@ -71,8 +91,14 @@ def spec_for(provider: str, provider_interface: str | None = None) -> ProviderSp
     if spec is not None:
         return spec
     if provider_interface == "anthropic":
-        return ProviderSpec(provider, "anthropic", None, chat_path="/v1/messages", auth="x-api-key",
-                            extra_headers={"anthropic-version": ANTHROPIC_VERSION})
+        return ProviderSpec(
+            provider,
+            "anthropic",
+            None,
+            chat_path="/v1/messages",
+            auth="x-api-key",
+            extra_headers={"anthropic-version": ANTHROPIC_VERSION},
+        )
     if provider_interface == "openai":
         return ProviderSpec(provider, "openai", None)
     return None

@@ -131,6 +131,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def routes() -> list[Route]:
+    from llmroute.proxy.endpoint import proxy_endpoint
     from llmroute.ranking.admin import metrics_models_endpoint
 
     table = [
@@ -141,6 +142,9 @@ def routes() -> list[Route]:
         Route("/routing/v1/chat/completions", decision_endpoint("openai_chat"), methods=["POST"]),
         Route("/routing/v1/messages", decision_endpoint("anthropic"), methods=["POST"]),
         Route("/routing/v1/responses", decision_endpoint("responses"), methods=["POST"]),
+        Route("/v1/chat/completions", proxy_endpoint("openai_chat"), methods=["POST"]),
+        Route("/v1/messages", proxy_endpoint("anthropic"), methods=["POST"]),
+        Route("/v1/responses", proxy_endpoint("responses"), methods=["POST"]),
     ]
     return table
 

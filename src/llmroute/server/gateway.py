@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.proxy.forward import Proxy
 from llmroute.ranking.store import MetricsStore
 from llmroute.routing.decision import DecisionService
 from llmroute.routing.factory import build_router
@@ -31,6 +32,8 @@ class Gateway:
         self.metrics: MetricsStore | None = MetricsStore(sources) if sources else None
         self.decisions = DecisionService(config, self.router, self.sessions, self.metrics)
         self.max_body_bytes = MAX_BODY_BYTES
+        # Upstream HTTP pool, provider targets and 429 cooldowns for /v1/* (the pool opens in start()).
+        self.proxy = Proxy(config)
         self.router_ready = False
 
     async def start(self) -> None:
@@ -41,11 +44,13 @@ class Gateway:
             # Embedding route descriptions takes a moment; do it before serving, off the event loop.
             await asyncio.to_thread(warm, self.config.routes)
         self.router_ready = True
+        await self.proxy.start()
         if self.metrics is not None:
             await self.metrics.start()
             self.metrics.warn_missing(self.config.routes)
 
     async def stop(self) -> None:
+        await self.proxy.stop()
         if self.metrics is not None:
             await self.metrics.stop()
         await self.sessions.aclose()

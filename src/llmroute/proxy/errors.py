@@ -1,0 +1,85 @@
+"""Errors the proxy produces: every candidate failed, a stream broke, a key must not leak.
+
+`Attempt` records why one candidate was given up on; `all_failed` turns the list into a
+502/503/504 in the client's format that names every model tried and why. `stream_error_event`
+ends a same-format (piped) stream that broke mid-way with the format's own error event.
+`redact` scrubs provider keys from anything we echo back or log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from llmroute.wire import DONE, ClientFormat, encode_event, error_body
+
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    model: str
+    # status_429 | status_5xx | timeout | connect | stream_reset | cooling (the UPSTREAM_ERRORS labels)
+    kind: str
+    reason: str
+    retry_after: float | None = None
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: tuple[str, ...]) -> bytes:
+    for secret in secrets:
+        raw = secret.encode()
+        if raw and raw in data:
+            data = data.replace(raw, REDACTED.encode())
+    return data
+
+
+def failure_status(attempts: list[Attempt]) -> int:
+    """504 when every candidate timed out, 503 when all were rate limited, else 502."""
+    kinds = {a.kind for a in attempts}
+    if kinds == {"timeout"}:
+        return 504
+    if kinds <= {"status_429", "cooling"}:
+        return 503
+    return 502
+
+
+_CODES = {502: "upstream_error", 503: "upstream_unavailable", 504: "upstream_timeout"}
+
+
+def all_failed(fmt: ClientFormat, attempts: list[Attempt], headers: dict[str, str]) -> Response:
+    status = failure_status(attempts)
+    tried = "; ".join(f"{a.model}: {a.reason}" for a in attempts)
+    message = f"All {len(attempts)} candidate model(s) failed: {tried}"
+    body: dict[str, Any] = error_body(fmt, status, message, _CODES[status])
+    body["error"]["attempts"] = [{"model": a.model, "error": a.kind, "reason": a.reason} for a in attempts]
+    waits = [a.retry_after for a in attempts if a.retry_after is not None]
+    if status == 503 and waits:
+        headers = {**headers, "Retry-After": str(max(1, math.ceil(min(waits))))}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def stream_error_event(fmt: ClientFormat, message: str, sequence_number: int = 0) -> bytes:
+    """The closing error event for a piped stream in `fmt` (the translators have their own)."""
+    if fmt == "anthropic":
+        return encode_event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
+    if fmt == "responses":
+        event = {
+            "type": "error",
+            "code": "server_error",
+            "message": message,
+            "param": None,
+            "sequence_number": sequence_number,
+        }
+        return encode_event(event, "error")
+    return encode_event(error_body("openai_chat", 502, message, "upstream_stream_error")) + DONE

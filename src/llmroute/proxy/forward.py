@@ -1,0 +1,335 @@
+"""Forwarding one request along the ranked candidates, with failover (SPEC §7).
+
+For each candidate model in the decision's order: skip it while it cools down after a 429; build
+the upstream request (translated when the provider speaks another API); send it. A 429, a 5xx,
+a connect error or a timeout moves on to the next candidate (for streams: only until the first
+byte has gone to the client, which is why the first upstream chunk is read before answering).
+Any other 4xx goes back to the client as it is (re-shaped into the client's error format when
+the provider speaks another API). When every candidate failed the client gets a 502/503/504 that
+names each model tried and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from llmroute.config.resolved import LoadedConfig
+from llmroute.observability import metrics
+from llmroute.observability.trace_context import format_traceparent, new_span_id
+from llmroute.providers.client import UpstreamClient, UpstreamError
+from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
+from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
+from llmroute.proxy.replies import EchoReply, HttpReply, Reply
+from llmroute.proxy.streams import pipe_same_format, pipe_translated
+from llmroute.proxy.targets import Target, Targets
+from llmroute.proxy.usage import usage_from_bytes
+from llmroute.routing.decision import Decision
+from llmroute.wire import (
+    ClientFormat,
+    Usage,
+    WireError,
+    error_message_from,
+    translate_error_body,
+    translate_request,
+    translate_response,
+    translator_for,
+)
+from llmroute.wire.dispatch import UpstreamFormat
+from llmroute.wire.usage import usage_from_response
+
+log = logging.getLogger("llmroute.proxy")
+
+JSON = "application/json"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Client headers an Anthropic upstream should still see (feature flags, API version).
+ANTHROPIC_CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+class ClientRequestError(Exception):
+    """The client's request cannot be forwarded as sent (a 400 in the client's format)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def client_key(headers: Mapping[str, str]) -> str | None:
+    """The API key the client sent (for passthrough_auth): Bearer token, x-api-key or api-key."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return headers.get("x-api-key") or headers.get("api-key") or None
+
+
+def upstream_route(fmt: ClientFormat, target: Target) -> tuple[UpstreamFormat | ClientFormat, str]:
+    """Which API to speak to the target, and at which URL."""
+    if target.interface == "anthropic":
+        return "anthropic", target.url
+    if fmt == "responses" and target.responses_url:
+        return "responses", target.responses_url  # native pass-through, no translation
+    return "openai_chat", target.url
+
+
+class Proxy:
+    def __init__(self, config: LoadedConfig, cooldowns: CooldownStore | None = None) -> None:
+        self.config = config
+        self.targets = Targets(config)
+        self.client = UpstreamClient(config.raw.listener.timeout)
+        self.cooldowns: CooldownStore = cooldowns or MemoryCooldowns()
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def stop(self) -> None:
+        await self.client.close()
+
+    # --- building the upstream request -----------------------------------------------------------
+
+    def payload(
+        self, fmt: ClientFormat, upstream: UpstreamFormat | ClientFormat, target: Target, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            out = translate_request(fmt, upstream, body, max_tokens_field=target.spec.max_tokens_field)
+        except WireError as exc:
+            raise ClientRequestError(exc.message, exc.status) from None
+        if out is body:
+            out = dict(body)  # the client's body stays as sent: later candidates may need it
+        out["model"] = target.model_id
+        return out
+
+    def headers(
+        self,
+        target: Target,
+        upstream: str,
+        client_headers: Mapping[str, str],
+        traceparent: str,
+        key: str | None,
+    ) -> dict[str, str]:
+        headers = dict(target.headers)
+        if target.passthrough_auth:
+            headers.update(target.auth_headers(key))
+        if upstream == "anthropic":
+            for name in ANTHROPIC_CLIENT_HEADERS:
+                value = client_headers.get(name)
+                if value:
+                    headers[name] = value
+        headers["traceparent"] = traceparent
+        return headers
+
+    async def send(self, target: Target, url: str, headers: dict[str, str], payload: dict[str, Any]) -> Reply:
+        if target.interface == "echo":
+            return EchoReply(payload, target.model_id)
+        log.debug("upstream POST %s model=%s", url, target.model)
+        return HttpReply(await self.client.post(url, headers, orjson.dumps(payload)))
+
+    # --- the failover loop -----------------------------------------------------------------------
+
+    async def forward(
+        self,
+        fmt: ClientFormat,
+        body: dict[str, Any],
+        decision: Decision,
+        client_headers: Mapping[str, str],
+        trace_id: str,
+        endpoint: str,
+        started: float,
+    ) -> Response:
+        """Answer one client request from the first candidate that works."""
+        span_id = new_span_id()
+        traceparent = format_traceparent(trace_id, span_id)
+        base_headers = {"x-llmroute-route": decision.route or "none", "traceparent": traceparent}
+        stream = body.get("stream") is True
+        key = client_key(client_headers)
+        attempts: list[Attempt] = []
+        upstream_seconds = 0.0
+        candidates = decision.models
+
+        for index, model in enumerate(candidates):
+            cooling = await self.cooldowns.remaining(model)
+            if cooling > 0:
+                attempts.append(
+                    Attempt(model, "cooling", f"cooling down after a 429 ({cooling:.0f}s left)", cooling)
+                )
+                continue
+            target = self.targets.get(model)
+            secrets = self.targets.secrets + ((key,) if key and target.passthrough_auth else ())
+            upstream, url = upstream_route(fmt, target)
+            payload = self.payload(fmt, upstream, target, body)
+            headers = self.headers(target, upstream, client_headers, traceparent, key)
+            sent = time.perf_counter()
+            reply: Reply | None = None
+            try:
+                reply = await self.send(target, url, headers, payload)
+                if reply.status == 429 or reply.status >= 500:
+                    attempt = await self._retryable_status(model, reply, secrets)
+                elif reply.status >= 400:
+                    return await self._client_error(fmt, upstream, target, reply, secrets, base_headers)
+                elif stream:
+                    chunks = reply.chunks()
+                    first = await anext(chunks, None)
+                    if first is None:
+                        raise UpstreamError(
+                            "stream_reset", "the upstream ended the stream without sending anything"
+                        )
+                    waited = time.perf_counter() - sent
+                    metrics.UPSTREAM_TTFT.labels(model=model).observe(waited)
+                    response = self._stream(
+                        fmt, upstream, target, reply, first, chunks, body, base_headers, secrets, sent
+                    )
+                    overhead = time.perf_counter() - started - upstream_seconds - waited
+                    metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(max(overhead, 0.0))
+                    return response
+                else:
+                    data = await reply.read()
+                    waited = time.perf_counter() - sent
+                    metrics.UPSTREAM_LATENCY.labels(model=model).observe(waited)
+                    response = self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
+                    overhead = time.perf_counter() - started - upstream_seconds - waited
+                    metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(max(overhead, 0.0))
+                    return response
+            except UpstreamError as exc:
+                if reply is not None:
+                    reply.close()
+                attempt = Attempt(model, exc.kind, redact(exc.message, secrets))
+            upstream_seconds += time.perf_counter() - sent
+            attempts.append(attempt)
+            metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
+            if index + 1 < len(candidates):
+                metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
+                log.warning("upstream %s failed (%s), trying the next candidate", model, attempt.reason)
+            else:
+                log.warning("upstream %s failed (%s)", model, attempt.reason)
+
+        base_headers["x-llmroute-model"] = candidates[0] if candidates else "none"
+        return all_failed(fmt, attempts, base_headers)
+
+    # --- outcomes --------------------------------------------------------------------------------
+
+    async def _retryable_status(self, model: str, reply: Reply, secrets: tuple[str, ...]) -> Attempt:
+        try:
+            data = await reply.read()
+        except UpstreamError:
+            data = b""
+        finally:
+            reply.close()
+        message = redact(error_message_from(data, reply.status), secrets)[:300]
+        if reply.status == 429:
+            seconds = cooldown_seconds(reply.headers)
+            await self.cooldowns.cool(model, seconds)
+            metrics.COOLDOWNS.labels(model=model).inc()
+            reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
+            return Attempt(model, "status_429", reason, seconds)
+        return Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
+
+    async def _client_error(
+        self,
+        fmt: ClientFormat,
+        upstream: str,
+        target: Target,
+        reply: Reply,
+        secrets: tuple[str, ...],
+        headers: dict[str, str],
+    ) -> Response:
+        """A non-retryable 4xx: the provider's answer, unchanged (re-shaped only across API formats)."""
+        try:
+            data = await reply.read()
+        except UpstreamError:
+            data = b""
+        finally:
+            reply.close()
+        metrics.UPSTREAM_ERRORS.labels(model=target.model, error="status_4xx").inc()
+        data = redact_bytes(data, secrets)
+        headers = {**headers, "x-llmroute-model": target.model}
+        if upstream == fmt:
+            media = reply.headers.get("content-type") or JSON
+            return Response(data, status_code=reply.status, media_type=media, headers=headers)
+        body = translate_error_body(fmt, reply.status, data)
+        return Response(orjson.dumps(body), status_code=reply.status, media_type=JSON, headers=headers)
+
+    def _complete(
+        self,
+        fmt: ClientFormat,
+        upstream: UpstreamFormat | ClientFormat,
+        target: Target,
+        status: int,
+        data: bytes,
+        body: dict[str, Any],
+        headers: dict[str, str],
+    ) -> Response:
+        headers = {**headers, "x-llmroute-model": target.model}
+        if upstream == fmt:
+            # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
+            self._count_tokens(target.model, usage_from_bytes(fmt, data))
+            return Response(data, status_code=status, media_type=JSON, headers=headers)
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                "bad_response", "the upstream answered 2xx with a body that is not JSON"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise UpstreamError(
+                "bad_response", "the upstream answered 2xx with a body that is not a JSON object"
+            )
+        self._count_tokens(target.model, usage_from_response(upstream, parsed))
+        name = parsed.get("model") if isinstance(parsed.get("model"), str) else target.model_id
+        out = translate_response(fmt, upstream, parsed, name, request=body)
+        return Response(orjson.dumps(out), status_code=status, media_type=JSON, headers=headers)
+
+    def _stream(
+        self,
+        fmt: ClientFormat,
+        upstream: UpstreamFormat | ClientFormat,
+        target: Target,
+        reply: Reply,
+        first: bytes,
+        chunks: AsyncIterator[bytes],
+        body: dict[str, Any],
+        headers: dict[str, str],
+        secrets: tuple[str, ...],
+        sent: float,
+    ) -> StreamingResponse:
+        model = target.model
+
+        def on_end(usage: Usage | None, error: str | None) -> None:
+            metrics.UPSTREAM_LATENCY.labels(model=model).observe(time.perf_counter() - sent)
+            if error is not None:
+                metrics.UPSTREAM_ERRORS.labels(model=model, error="stream_reset").inc()
+                log.warning("upstream %s stream ended with an error: %s", model, error)
+            self._count_tokens(model, usage)
+
+        translator = translator_for(fmt, upstream, target.model_id, request=body)
+        if translator is None:
+            content = pipe_same_format(fmt, reply, first, chunks, secrets, on_end)
+        else:
+            content = pipe_translated(translator, reply, first, chunks, secrets, on_end)
+        headers = {**headers, **SSE_HEADERS, "x-llmroute-model": model}
+        return StreamingResponse(content, status_code=200, media_type="text/event-stream", headers=headers)
+
+    @staticmethod
+    def _count_tokens(model: str, usage: Usage | None) -> None:
+        if usage is not None:
+            if usage.input_tokens:
+                metrics.TOKENS.labels(model=model, kind="input").inc(usage.input_tokens)
+            if usage.output_tokens:
+                metrics.TOKENS.labels(model=model, kind="output").inc(usage.output_tokens)
+
+
+def cooldown_seconds(headers: Mapping[str, str]) -> float:
+    """How long to rest a model after its 429: `retry-after-ms` (OpenAI), `Retry-After`, or the default."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    return retry_after_seconds(headers.get("retry-after"))

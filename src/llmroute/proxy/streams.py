@@ -1,0 +1,142 @@
+"""Streaming responses: upstream SSE → client SSE, one chunk at a time, never the whole stream.
+
+Two shapes:
+
+- `pipe_same_format`: client and upstream speak the same API. The upstream bytes go out as they
+  are, cut only at event boundaries (a partial event is held until its end arrives) so that if the
+  upstream breaks mid-way the client's stream can still be ended with a well-formed error event.
+  The events are decoded on the side only to read the usage and to notice a stream that ended
+  without its terminal event.
+- `pipe_translated`: a `StreamTranslator` from `llmroute.wire` turns each upstream event into the
+  client's events.
+
+Both read the next upstream chunk only after the previous one was handed to the server (so a
+slow client slows the upstream read: backpressure), close the upstream connection in `finally`
+(a client that disconnects cancels the generator, which cancels the upstream request) and report
+the outcome through `on_end(usage, error)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from llmroute.providers.client import UpstreamError
+from llmroute.proxy.errors import redact, stream_error_event
+from llmroute.proxy.replies import Reply
+from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage
+from llmroute.wire.usage import StreamUsageReader
+
+log = logging.getLogger("llmroute.proxy")
+
+OnEnd = Callable[[Usage | None, str | None], None]
+
+_TERMINAL_EVENTS = {
+    "anthropic": frozenset({"message_stop", "error"}),
+    "responses": frozenset({"response.completed", "response.incomplete", "response.failed", "error"}),
+}
+
+
+def event_boundary(data: bytes) -> int:
+    """Length of the prefix of `data` that ends on an event boundary (a blank line); 0 if none."""
+    cut = data.rfind(b"\n\n")
+    cut = cut + 2 if cut >= 0 else 0
+    crlf = data.rfind(b"\r\n\r\n")
+    if crlf >= 0 and crlf + 4 > cut:
+        cut = crlf + 4
+    return cut
+
+
+def ended_properly(fmt: ClientFormat, last: SSEEvent | None) -> bool:
+    if last is None:
+        return False
+    if fmt == "openai_chat":
+        return last.data.strip() == "[DONE]"
+    return (last.event or "") in _TERMINAL_EVENTS[fmt]
+
+
+async def pipe_same_format(
+    fmt: ClientFormat,
+    reply: Reply,
+    first: bytes,
+    rest: AsyncIterator[bytes],
+    secrets: tuple[str, ...],
+    on_end: OnEnd,
+) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    reader = StreamUsageReader(fmt)
+    last: SSEEvent | None = None
+    events = 0
+    pending = b""
+    error: str | None = None
+    try:
+        chunk: bytes | None = first
+        while chunk is not None:
+            for event in decoder.feed(chunk):
+                reader.feed(event)
+                last = event
+                events += 1
+            data = pending + chunk if pending else chunk
+            cut = event_boundary(data)
+            pending = data[cut:]
+            if cut:
+                yield data[:cut] if pending else data
+            chunk = await anext(rest, None)
+        for event in decoder.flush():
+            reader.feed(event)
+            last = event
+            events += 1
+        if pending.strip():
+            # The upstream closed without the blank line after its last event: complete it.
+            yield pending + b"\n\n"
+        if not ended_properly(fmt, last):
+            error = "the upstream closed the stream before it finished"
+            yield stream_error_event(fmt, error, events)
+    except UpstreamError as exc:
+        error = redact(exc.message, secrets)
+        yield stream_error_event(fmt, f"upstream stream failed: {error}", events)
+    finally:
+        reply.close()
+        on_end(reader.usage, error)
+
+
+async def pipe_translated(
+    translator: StreamTranslator,
+    reply: Reply,
+    first: bytes,
+    rest: AsyncIterator[bytes],
+    secrets: tuple[str, ...],
+    on_end: OnEnd,
+) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    error: str | None = None
+    try:
+        chunk: bytes | None = first
+        while chunk is not None:
+            out: list[bytes] = []
+            for event in decoder.feed(chunk):
+                out.extend(translator.feed(event))
+            if out:
+                yield b"".join(out)
+            chunk = await anext(rest, None)
+        out = []
+        for event in decoder.flush():
+            out.extend(translator.feed(event))
+        out.extend(translator.finish())
+        if out:
+            yield b"".join(out)
+    except UpstreamError as exc:
+        error = redact(exc.message, secrets)
+        out = translator.error(f"upstream stream failed: {error}")
+        if out:
+            yield b"".join(out)
+    except Exception:
+        # A translator bug must still end the client's stream cleanly (and never leak internals).
+        log.exception("stream translation failed")
+        error = "translation error"
+        out = translator.error("the gateway failed to translate the upstream stream")
+        if out:
+            yield b"".join(out)
+    finally:
+        reply.close()
+        on_end(translator.usage, error)
