@@ -6,6 +6,7 @@ import click
 
 from llmroute import __version__
 from llmroute.cli.init import init
+from llmroute.cli.route import route_command
 from llmroute.cli.up import up
 from llmroute.cli.validate import validate
 
@@ -23,5 +24,6 @@ def main() -> None:
 main.add_command(up)
 main.add_command(validate)
 main.add_command(init)
+main.add_command(route_command)
 
 # Other commands: import them at the top with the others and add one `main.add_command(...)` line here.

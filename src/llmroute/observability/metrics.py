@@ -24,13 +24,20 @@ GATEWAY_OVERHEAD = Histogram(
 )
 
 ROUTING_DECISIONS = Counter(
-    "llmroute_routing_decisions_total", "Routing decisions by route and chosen model", ["route", "model", "source"]
+    "llmroute_routing_decisions_total",
+    "Routing decisions by route and chosen model",
+    ["route", "model", "source"],
 )
 ROUTER_LATENCY = Histogram(
-    "llmroute_router_latency_seconds", "Time the router took to classify a request", ["backend"], buckets=_FAST
+    "llmroute_router_latency_seconds",
+    "Time the router took to classify a request",
+    ["backend"],
+    buckets=_FAST,
 )
 ROUTER_FAILURES = Counter(
-    "llmroute_router_failures_total", "Router calls that failed and fell back to the fallback model", ["backend"]
+    "llmroute_router_failures_total",
+    "Router calls that failed and fell back to the fallback model",
+    ["backend"],
 )
 CASCADE_DECISIONS = Counter(
     "llmroute_cascade_decisions_total", "Which backend decided in the cascade router", ["backend"]
@@ -38,21 +45,30 @@ CASCADE_DECISIONS = Counter(
 
 SESSION_PINS = Counter("llmroute_session_pins_total", "Session pin look-ups", ["result"])  # hit|miss
 SESSION_STORE_ERRORS = Counter(
-    "llmroute_session_store_errors_total", "Session store calls that failed or timed out", ["store", "operation"]
+    "llmroute_session_store_errors_total",
+    "Session store calls that failed or timed out",
+    ["store", "operation"],
 )
 
 UPSTREAM_LATENCY = Histogram(
     "llmroute_upstream_latency_seconds", "Upstream response time (to the last byte)", ["model"], buckets=_SLOW
 )
 UPSTREAM_TTFT = Histogram(
-    "llmroute_upstream_time_to_first_token_seconds", "Time to the first streamed byte", ["model"], buckets=_SLOW
+    "llmroute_upstream_time_to_first_token_seconds",
+    "Time to the first streamed byte",
+    ["model"],
+    buckets=_SLOW,
 )
 UPSTREAM_ERRORS = Counter(
     "llmroute_upstream_errors_total", "Upstream failures by model and class", ["model", "error"]
 )  # error: status_429|status_5xx|status_4xx|timeout|connect|stream_reset
-FAILOVERS = Counter("llmroute_failovers_total", "Requests that moved on to the next candidate", ["from_model", "reason"])
+FAILOVERS = Counter(
+    "llmroute_failovers_total", "Requests that moved on to the next candidate", ["from_model", "reason"]
+)
 COOLDOWNS = Counter("llmroute_cooldowns_total", "Models put in cooldown after a 429/5xx", ["model"])
-TOKENS = Counter("llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"])  # input|output
+TOKENS = Counter(
+    "llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"]
+)  # input|output
 
 METRIC_SOURCE_REFRESH_FAILURES = Counter(
     "llmroute_metric_source_refresh_failures_total", "Failed refreshes of cost/latency sources", ["source"]

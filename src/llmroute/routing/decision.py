@@ -106,19 +106,25 @@ class DecisionService:
         full = self.config.resolve_model(ref)
         if full is None:
             available = ", ".join(sorted(self.config.models)) or "none"
-            raise DecisionError(f"{where}: model '{ref}' is not declared in model_providers (available: {available})")
+            raise DecisionError(
+                f"{where}: model '{ref}' is not declared in model_providers (available: {available})"
+            )
         return full
 
     def _parse_preferences(self, raw: Any) -> list[Route]:
         if not isinstance(raw, list) or not raw:
-            raise DecisionError("routing_preferences must be a non-empty array of {name, description, models}")
+            raise DecisionError(
+                "routing_preferences must be a non-empty array of {name, description, models}"
+            )
         routes = []
         for i, item in enumerate(raw):
             try:
                 pref = RoutingPreference.model_validate(item)
             except ValidationError as exc:
                 raise DecisionError(f"routing_preferences[{i}]: {_first_error(exc)}") from None
-            models = tuple(self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models))
+            models = tuple(
+                self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models)
+            )
             routes.append(
                 Route(pref.name, pref.description, models, pref.selection_policy.prefer, tuple(pref.examples))
             )
@@ -130,7 +136,9 @@ class DecisionService:
         routes = []
         for i, item in enumerate(raw):
             if not isinstance(item, dict) or set(item) - {"model", "routing_preferences"}:
-                raise DecisionError(f"routing_policy[{i}] must be an object with 'model' and 'routing_preferences'")
+                raise DecisionError(
+                    f"routing_policy[{i}] must be an object with 'model' and 'routing_preferences'"
+                )
             model = self._resolve(f"routing_policy[{i}].model", item.get("model"))
             prefs = item.get("routing_preferences")
             if not isinstance(prefs, list) or not prefs:
@@ -173,7 +181,9 @@ class DecisionService:
         if session_id is not None and self.sessions is not None and decision.models:
             await self.sessions.put(session_id, Pin(tuple(decision.models), decision.route))
         model = decision.models[0] if decision.models else "none"
-        metrics.ROUTING_DECISIONS.labels(route=decision.route or "none", model=model, source=decision.source).inc()
+        metrics.ROUTING_DECISIONS.labels(
+            route=decision.route or "none", model=model, source=decision.source
+        ).inc()
         return decision
 
     async def _decide_fresh(
@@ -205,8 +215,14 @@ class DecisionService:
         source = "model" if requested else "default"
         models = [fallback] if fallback else []
         return Decision(
-            models, None, source, fallback, router_backend=backend, router_seconds=seconds,
-            router_error=error, model_error=model_error,
+            models,
+            None,
+            source,
+            fallback,
+            router_backend=backend,
+            router_seconds=seconds,
+            router_error=error,
+            model_error=model_error,
         )
 
     async def _classify(
@@ -252,7 +268,9 @@ def _merge_same_name(routes: list[Route]) -> list[Route]:
             merged[route.name] = route
         else:
             models = seen.models + tuple(m for m in route.models if m not in seen.models)
-            merged[route.name] = Route(seen.name, seen.description, models, seen.prefer, seen.examples + route.examples)
+            merged[route.name] = Route(
+                seen.name, seen.description, models, seen.prefer, seen.examples + route.examples
+            )
     return list(merged.values())
 
 
@@ -269,8 +287,12 @@ def decision_payload(decision: Decision, trace_id: str) -> dict[str, Any]:
     """The decision endpoint's JSON (SPEC §3): ranked models, models[0], route, trace id, session fields."""
     if decision.route is None and decision.source in ("model", "default"):
         # No route matched (seeds 001/002 show "none"); fallback_model says what the proxy would use.
-        payload: dict[str, Any] = {"models": ["none"], "model": "none", "route": None,
-                                   "fallback_model": decision.fallback_model}
+        payload: dict[str, Any] = {
+            "models": ["none"],
+            "model": "none",
+            "route": None,
+            "fallback_model": decision.fallback_model,
+        }
         if decision.model_error:
             payload["error"] = decision.model_error
     else:

@@ -109,7 +109,9 @@ class RedisSessionStore:
     # After a failure Redis is not asked again for this long: requests route unpinned meanwhile.
     BACKOFF_SECONDS = 1.0
 
-    def __init__(self, url: str, ttl_seconds: int, max_entries: int, timeout_ms: int, key_prefix: str) -> None:
+    def __init__(
+        self, url: str, ttl_seconds: int, max_entries: int, timeout_ms: int, key_prefix: str
+    ) -> None:
         import redis.asyncio as aioredis
 
         timeout = timeout_ms / 1000
@@ -130,7 +132,7 @@ class RedisSessionStore:
             return None
         try:
             return await asyncio.wait_for(coro_factory(), self.timeout)
-        except (Exception, asyncio.TimeoutError) as exc:  # any Redis trouble: route unpinned
+        except (TimeoutError, Exception) as exc:  # any Redis trouble: route unpinned
             self._down_until = time.monotonic() + self.BACKOFF_SECONDS
             metrics.SESSION_STORE_ERRORS.labels(store="redis", operation=operation).inc()
             log.warning("session store redis %s failed (%s); routing unpinned", operation, type(exc).__name__)
@@ -174,6 +176,10 @@ def build_session_store(routing: Routing) -> SessionStore:
     if store.type == "redis":
         assert store.url is not None  # enforced by the config model
         return RedisSessionStore(
-            store.url, routing.session_ttl_seconds, routing.session_max_entries, store.timeout_ms, store.key_prefix
+            store.url,
+            routing.session_ttl_seconds,
+            routing.session_max_entries,
+            store.timeout_ms,
+            store.key_prefix,
         )
     return MemorySessionStore(routing.session_ttl_seconds, routing.session_max_entries)

@@ -45,7 +45,9 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"Request body is larger than the limit of {limit} bytes", "request_too_large")
+            raise ApiError(
+                413, f"Request body is larger than the limit of {limit} bytes", "request_too_large"
+            )
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
@@ -78,7 +80,9 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     checks = gateway_of(request).readiness()
     ready = all(checks.values())
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 async def list_models(request: Request) -> Response:
@@ -116,7 +120,10 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    messages = {404: f"Unknown path {request.url.path}", 405: f"Method {request.method} not allowed on {request.url.path}"}
+    messages = {
+        404: f"Unknown path {request.url.path}",
+        405: f"Method {request.method} not allowed on {request.url.path}",
+    }
     message = messages.get(exc.status_code, str(exc.detail))
     return error_response(format_for_path(request.url.path), exc.status_code, message, None, exc.headers)
 

@@ -9,8 +9,9 @@ from llmroute.wire import ClientFormat, error_body
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -18,10 +19,19 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(fmt: ClientFormat, status: int, message: str, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(error_body(fmt, status, message, code)), status_code=status,
-                    media_type="application/json", headers=headers)
+def error_response(
+    fmt: ClientFormat,
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(error_body(fmt, status, message, code)),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def format_for_path(path: str) -> ClientFormat:

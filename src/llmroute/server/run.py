@@ -35,7 +35,9 @@ def serve(
     port = port if port is not None else listener.port
     configure_logging(log_format, log_level)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"llmroute listening on http://{host}:{port} (workers: {workers}, config: {config_path})", flush=True)
+    print(
+        f"llmroute listening on http://{host}:{port} (workers: {workers}, config: {config_path})", flush=True
+    )
     print(
         f"try: curl -s http://{shown}:{port}/routing/v1/chat/completions -H 'Content-Type: application/json' "
         """-d '{"messages": [{"role": "user", "content": "Write a Python function that implements binary search"}]}'""",
