@@ -1,0 +1,428 @@
+"""Fake LLM providers: real HTTP servers on loopback speaking OpenAI and Anthropic.
+
+`FakeProvider` runs an aiohttp server in its own thread and event loop. It serves
+`.../chat/completions` (OpenAI Chat, any prefix: Azure deployments, Gemini's `/v1beta/openai`),
+`/v1/messages` (Anthropic) and `/v1/responses` (OpenAI Responses), streaming (SSE) and not. Every
+request is recorded (`requests`: path, query, headers, JSON body) so tests can assert on exactly
+what the provider received.
+
+By default each request gets a normal answer (`Answer()`); `script(...)` queues behaviours for
+the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
+with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
+`DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
+response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from conftest import free_port
+
+
+@dataclass
+class Answer:
+    text: str = "Hello from the fake provider"
+    # (name, arguments dict): answer with a tool call instead of (or after) text
+    tool_call: tuple[str, dict[str, Any]] | None = None
+    input_tokens: int = 11
+    output_tokens: int = 7
+
+
+@dataclass
+class Fail:
+    status: int
+    body: Any = None  # None: the provider's usual error shape for the status
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Hang:
+    seconds: float
+
+
+@dataclass
+class DropMidStream:
+    after: int = 2  # events sent before the connection is cut
+
+
+Behaviour = Answer | Fail | Hang | DropMidStream
+
+
+@dataclass
+class Received:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: dict[str, Any]
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, bytes) else orjson.dumps(data)
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + payload + b"\n\n"
+
+
+# --- OpenAI Chat Completions -----------------------------------------------------------------------
+
+
+def chat_completion(answer: Answer, model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text, "refusal": None}
+    finish = "stop"
+    if answer.tool_call:
+        name, args = answer.tool_call
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": "call_fake1",
+                "type": "function",
+                "function": {"name": name, "arguments": orjson.dumps(args).decode()},
+            }
+        ]
+        finish = "tool_calls"
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": answer.input_tokens,
+            "completion_tokens": answer.output_tokens,
+            "total_tokens": answer.input_tokens + answer.output_tokens,
+        },
+    }
+
+
+def chat_stream(answer: Answer, model: str, include_usage: bool) -> list[bytes]:
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse(
+            {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        )
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    if answer.tool_call:
+        name, args = answer.tool_call
+        raw = orjson.dumps(args).decode()
+        half = len(raw) // 2
+        out.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_fake1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[:half]}}]}))
+        out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[half:]}}]}))
+        out.append(chunk({}, "tool_calls"))
+    else:
+        for i, word in enumerate(answer.text.split(" ")):
+            out.append(chunk({"content": word if i == 0 else " " + word}))
+        out.append(chunk({}, "stop"))
+    if include_usage:
+        usage = {
+            "prompt_tokens": answer.input_tokens,
+            "completion_tokens": answer.output_tokens,
+            "total_tokens": answer.input_tokens + answer.output_tokens,
+        }
+        out.append(sse({**base, "choices": [], "usage": usage}))
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+# --- Anthropic Messages ----------------------------------------------------------------------------
+
+
+def anthropic_message(answer: Answer, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": answer.text}]
+    stop = "end_turn"
+    if answer.tool_call:
+        name, args = answer.tool_call
+        content = [{"type": "tool_use", "id": "toolu_fake1", "name": name, "input": args}]
+        stop = "tool_use"
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
+    }
+
+
+def anthropic_stream(answer: Answer, model: str) -> list[bytes]:
+    start = anthropic_message(answer, model)
+    start["content"] = []
+    start["stop_reason"] = None
+    start["usage"] = {"input_tokens": answer.input_tokens, "output_tokens": 1}
+    out = [sse({"type": "message_start", "message": start}, "message_start")]
+    if answer.tool_call:
+        name, args = answer.tool_call
+        raw = orjson.dumps(args).decode()
+        block = {"type": "tool_use", "id": "toolu_fake1", "name": name, "input": {}}
+        out.append(
+            sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
+        )
+        for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            out.append(
+                sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+            )
+        stop = "tool_use"
+    else:
+        block = {"type": "text", "text": ""}
+        out.append(
+            sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
+        )
+        out.append(sse({"type": "ping"}, "ping"))
+        for i, word in enumerate(answer.text.split(" ")):
+            delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+            out.append(
+                sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+            )
+        stop = "end_turn"
+    out.append(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+    out.append(
+        sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": answer.output_tokens},
+            },
+            "message_delta",
+        )
+    )
+    out.append(sse({"type": "message_stop"}, "message_stop"))
+    return out
+
+
+# --- OpenAI Responses ------------------------------------------------------------------------------
+
+
+def responses_object(answer: Answer, model: str, status: str = "completed") -> dict[str, Any]:
+    item = {
+        "id": "msg_fake",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": answer.text, "annotations": []}],
+    }
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 1700000000,
+        "status": status,
+        "model": model,
+        "output": [item] if status == "completed" else [],
+        "usage": {
+            "input_tokens": answer.input_tokens,
+            "output_tokens": answer.output_tokens,
+            "total_tokens": answer.input_tokens + answer.output_tokens,
+        },
+    }
+
+
+def responses_stream(answer: Answer, model: str) -> list[bytes]:
+    seq = iter(range(1000))
+
+    def ev(kind: str, **fields: Any) -> bytes:
+        return sse({"type": kind, "sequence_number": next(seq), **fields}, kind)
+
+    created = responses_object(answer, model, "in_progress")
+    created["usage"] = None
+    item = {"id": "msg_fake", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+    out = [
+        ev("response.created", response=created),
+        ev("response.output_item.added", output_index=0, item=item),
+    ]
+    part = {"type": "output_text", "text": "", "annotations": []}
+    out.append(
+        ev("response.content_part.added", item_id="msg_fake", output_index=0, content_index=0, part=part)
+    )
+    for i, word in enumerate(answer.text.split(" ")):
+        out.append(
+            ev(
+                "response.output_text.delta",
+                item_id="msg_fake",
+                output_index=0,
+                content_index=0,
+                delta=word if i == 0 else " " + word,
+            )
+        )
+    out.append(
+        ev("response.output_text.done", item_id="msg_fake", output_index=0, content_index=0, text=answer.text)
+    )
+    done = responses_object(answer, model)
+    out.append(ev("response.output_item.done", output_index=0, item=done["output"][0]))
+    out.append(ev("response.completed", response=done))
+    return out
+
+
+# --- the server ------------------------------------------------------------------------------------
+
+
+def default_error(kind: str, status: int) -> dict[str, Any]:
+    message = {
+        429: "Rate limit reached",
+        500: "The server had an error",
+        400: "Invalid request: bad field",
+    }.get(status, f"error {status}")
+    if kind == "anthropic":
+        types = {
+            429: "rate_limit_error",
+            500: "api_error",
+            400: "invalid_request_error",
+            401: "authentication_error",
+        }
+        return {"type": "error", "error": {"type": types.get(status, "api_error"), "message": message}}
+    return {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error" if status < 500 else "server_error",
+            "param": None,
+            "code": "fake_code",
+        }
+    }
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests: list[Received] = []
+        self._script: deque[Behaviour] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        # Set when a streaming response's client went away (the gateway cancelled the upstream).
+        self.stream_cancelled = threading.Event()
+
+    # -- control ------------------------------------------------------------------------------------
+
+    def script(self, *behaviours: Behaviour) -> None:
+        self._script.extend(behaviours)
+
+    @property
+    def last(self) -> Received:
+        return self.requests[-1]
+
+    def __enter__(self) -> FakeProvider:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake provider did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        await site.start()
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    # -- handling -----------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            body = {"_unparsed": raw.decode("utf-8", "replace")}
+        self.requests.append(
+            Received(
+                request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body
+            )
+        )
+        path = request.path
+        if path.endswith("/messages"):
+            kind = "anthropic"
+        elif path.endswith("/responses"):
+            kind = "responses"
+        elif path.endswith("/chat/completions"):
+            kind = "chat"
+        else:
+            return web.json_response({"error": {"message": f"unknown path {path}"}}, status=404)
+        behaviour = self._script.popleft() if self._script else Answer()
+        model = str(body.get("model", "unknown"))
+        if isinstance(behaviour, Fail):
+            payload = behaviour.body if behaviour.body is not None else default_error(kind, behaviour.status)
+            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+            return web.Response(
+                body=data, status=behaviour.status, headers=behaviour.headers, content_type="application/json"
+            )
+        if isinstance(behaviour, Hang):
+            await asyncio.sleep(behaviour.seconds)
+            return web.json_response(chat_completion(Answer(), model))
+        answer = behaviour if isinstance(behaviour, Answer) else Answer()
+        if not body.get("stream"):
+            if kind == "anthropic":
+                return web.json_response(anthropic_message(answer, model))
+            if kind == "responses":
+                return web.json_response(responses_object(answer, model))
+            return web.json_response(chat_completion(answer, model))
+        if kind == "anthropic":
+            events = anthropic_stream(answer, model)
+        elif kind == "responses":
+            events = responses_stream(answer, model)
+        else:
+            options = body.get("stream_options") or {}
+            events = chat_stream(answer, model, bool(options.get("include_usage")))
+        response = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for i, event in enumerate(events):
+                if isinstance(behaviour, DropMidStream) and i == behaviour.after:
+                    await asyncio.sleep(0.05)  # let the sent events reach the gateway first
+                    assert request.transport is not None
+                    request.transport.abort()  # cut the TCP connection: no final chunk
+                    return response
+                await response.write(event)
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.stream_cancelled.set()
+            raise
+        return response
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
