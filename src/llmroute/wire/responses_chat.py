@@ -219,7 +219,8 @@ def responses_usage_from_chat(usage: Any) -> dict[str, Any]:
         "input_tokens_details": {
             "cached_tokens": (prompt_details.get("cached_tokens") or 0)
             if isinstance(prompt_details, dict)
-            else 0
+            else 0,
+            "cache_write_tokens": 0,  # Chat usage does not report cache writes
         },
         "output_tokens": completion,
         "output_tokens_details": {
