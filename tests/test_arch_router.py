@@ -435,6 +435,12 @@ async def test_no_routes_means_no_call(fake: FakeArchServer, router: ArchRouter)
     assert fake.requests == []
 
 
+async def test_no_text_turns_means_no_call(fake: FakeArchServer, router: ArchRouter) -> None:
+    result = await router.classify([Message("system", "be terse"), Message("tool", "{}")], ROUTES)
+    assert result.route is None
+    assert fake.requests == []
+
+
 # --- concurrency ---------------------------------------------------------------------------------
 
 

@@ -211,6 +211,9 @@ class ArchRouter:
     async def classify(self, conversation: Sequence[Message], routes: Sequence[Route]) -> Classification:
         if not routes:
             return Classification(route=None, backend=self.name)
+        if not routable(list(conversation)):
+            # Nothing the user said (only system prompts or tool results): no intent to route on.
+            return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
         prompt = build_prompt(conversation, routes, self.max_context_tokens)
         text = await self._complete(prompt)
         route = parse_route(text, [r.name for r in routes])
