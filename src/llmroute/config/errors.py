@@ -44,7 +44,10 @@ def at(loc: Loc, message: str) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    options = list(candidates)
+    # A shortened key ("session_ttl") means the key it starts; difflib alone may prefer a closer-looking one.
+    prefixed = sorted((c for c in options if len(word) >= 3 and c.startswith(word)), key=len)
+    close = prefixed[:1] or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -91,13 +94,12 @@ def _format_one(error: Any, root: type[BaseModel], extra_keys: tuple[str, ...]) 
         return at(loc, f"expected a mapping (key: value), got {describe_type(given)}")
     if kind == "list_type":
         return at(loc, f"expected a list, got {describe_type(given)}")
+    discriminator = str(ctx.get("discriminator", "type")).strip("'")
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "")
-        return at(
-            loc, f"unknown {ctx.get('discriminator', 'type')} {ctx.get('tag')!r}; expected one of {expected}"
-        )
+        return at(loc, f"unknown {discriminator} {ctx.get('tag')!r}; expected one of {expected}")
     if kind == "union_tag_not_found":
-        return at(loc, f"missing required key {ctx.get('discriminator', 'type')}")
+        return at(loc, f"missing required key '{discriminator}'")
     if kind == "too_short" and tuple(loc) == ("model_providers",):
         return at(loc, "declare at least one model, e.g. `- model: openai/gpt-4o`")
     if kind == "too_short":
