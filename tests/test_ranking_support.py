@@ -39,6 +39,8 @@ class MetricsHTTPServer:
     port: int = field(default_factory=free_port)
     replies: dict[str, Reply | Callable[[], Reply]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # POST path -> function of the request body (e.g. a fake OpenAI-compatible router model)
+    post_handlers: dict[str, Callable[[bytes], Reply]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -82,6 +84,21 @@ class MetricsHTTPServer:
                 if reply.hang:
                     server._released.wait(30)
                     return
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def do_POST(self) -> None:
+                parts = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with server._lock:
+                    server.requests.append(
+                        RecordedRequest(parts.path, parse_qs(parts.query), dict(self.headers.items()))
+                    )
+                    handler = server.post_handlers.get(parts.path)
+                reply = handler(body) if handler else Reply(status=404, body=b'{"error": "not found"}')
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
