@@ -479,6 +479,12 @@ def test_listener_timeout_duration() -> None:
     assert line.startswith("listeners[0].timeout: invalid duration 'soon'")
 
 
+def test_empty_listener_list() -> None:
+    assert errors("listeners: []\nmodel_providers: [{model: openai/gpt-4o}]\n") == [
+        "listeners: declare a model listener, or leave the key out for 0.0.0.0:12000"
+    ]
+
+
 def test_empty_sections_mean_none() -> None:
     loaded = load(BASE + "model_aliases:\nrouting_preferences:\nmodel_metrics_sources:\n")
     assert loaded.aliases == {} and loaded.routes == ()

@@ -73,6 +73,8 @@ def check_version(config: Config, has_top_level_preferences: bool, errors: list[
 
 
 def check_listeners(config: Config, errors: list[str]) -> None:
+    if not config.listeners:
+        errors.append(at(["listeners"], "declare a model listener, or leave the key out for 0.0.0.0:12000"))
     names = Counter(listener.name for listener in config.listeners)
     for index, listener in enumerate(config.listeners):
         if names[listener.name] > 1:
