@@ -35,6 +35,7 @@ class Answer:
     tool_call: tuple[str, dict[str, Any]] | None = None
     input_tokens: int = 11
     output_tokens: int = 7
+    delay: float = 0.0  # seconds between stream events (a slow model)
 
 
 @dataclass
@@ -412,6 +413,8 @@ class FakeProvider:
                     request.transport.abort()  # cut the TCP connection: no final chunk
                     return response
                 await response.write(event)
+                if answer.delay:
+                    await asyncio.sleep(answer.delay)
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             self.stream_cancelled.set()
