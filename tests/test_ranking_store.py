@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.routing import Route as HTTPRoute
 
@@ -181,6 +182,10 @@ async def test_failed_refresh_keeps_last_good_data(server: MetricsHTTPServer, ra
         assert any(
             "refresh failed" in line and "keeping 2 models" in line for line in warnings_in(ranking_log)
         )
+        exported = REGISTRY.get_sample_value(
+            "llmroute_metric_source_refresh_failures_total", {"source": "prometheus_metrics"}
+        )
+        assert exported is not None and exported >= 2
 
         # A bad document is a failed refresh too, not an empty table.
         server.set_json("/api/v1/query", {"status": "error", "error": "bad query"})

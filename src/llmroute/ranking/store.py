@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel
 
+from llmroute.observability import metrics
 from llmroute.ranking.rank import PREFER_KIND, rank
 from llmroute.ranking.sources import MetricKind, MetricsSource, SourceError, source_from_config
 from llmroute.routing.types import Route
@@ -171,6 +172,7 @@ class MetricsStore:
         state.skipped = result.skipped
         state.last_success = time.time()
         state.consecutive_failures = 0
+        metrics.METRIC_SOURCE_LAST_SUCCESS.labels(source=name).set(state.last_success)
         self._rebuild(source.kind)
         if recovered:
             log.info("metrics source %s recovered: %d models", name, len(result.values))
@@ -184,6 +186,7 @@ class MetricsStore:
         state.last_error = reason
         state.last_error_at = time.time()
         self.refresh_failures[name] = self.refresh_failures.get(name, 0) + 1
+        metrics.METRIC_SOURCE_REFRESH_FAILURES.labels(source=name).inc()
         kept = (
             f"keeping {len(state.values)} models from {_iso(state.last_success)}"
             if state.last_success is not None
