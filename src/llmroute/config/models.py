@@ -223,6 +223,29 @@ class Routing(Strict):
     router: RouterConfig = Field(default_factory=RouterConfig)
 
 
+# --- observability -------------------------------------------------------------------------------
+
+
+class Tracing(Strict):
+    """OpenTelemetry tracing (docs/observability.md). Unset keys fall back to the standard OTEL_* variables."""
+
+    # OTLP over HTTP (protobuf): a collector's base URL (`http://localhost:4318`, `/v1/traces` is added)
+    # or the full traces URL. Unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT.
+    otlp_endpoint: str | None = None
+    # Share of new traces to record (0..1); a sampled incoming `traceparent` is always followed.
+    sampling_ratio: float | None = Field(default=None, ge=0, le=1)
+    service_name: str | None = Field(default=None, min_length=1)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318"
+            )
+        return value
+
+
 # --- the document --------------------------------------------------------------------------------
 
 
@@ -234,6 +257,7 @@ class Config(Strict):
     routing_preferences: list[RoutingPreference] = Field(default_factory=list)
     model_metrics_sources: list[MetricsSource] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
+    tracing: Tracing | None = None
 
     @property
     def listener(self) -> Listener:
