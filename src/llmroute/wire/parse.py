@@ -62,7 +62,8 @@ def _parts_text(parts: list[Any], where: str) -> str:
     for j, part in enumerate(parts):
         if not isinstance(part, dict):
             raise WireError(f"{where}[{j}] must be an object")
-        if part.get("type") in _TEXT_PART_TYPES:
+        kind = part.get("type")
+        if isinstance(kind, str) and kind in _TEXT_PART_TYPES:
             text = part.get("text")
             if not isinstance(text, str):
                 raise WireError(f"{where}[{j}].text must be a string")
@@ -86,7 +87,7 @@ def _parse_chat(body: dict[str, Any]) -> list[Message]:
         if not isinstance(msg, dict):
             raise WireError(f"messages[{i}] must be an object")
         role = msg.get("role")
-        if role not in CHAT_ROLES:
+        if not isinstance(role, str) or role not in CHAT_ROLES:
             raise WireError(f"messages[{i}].role must be one of {', '.join(sorted(CHAT_ROLES))}")
         text = _content_text(msg.get("content"), f"messages[{i}].content")
         if role == "function" or (role == "assistant" and not text and msg.get("tool_calls")):
@@ -123,7 +124,7 @@ def _parse_anthropic(body: dict[str, Any]) -> list[Message]:
         if not isinstance(msg, dict):
             raise WireError(f"messages[{i}] must be an object")
         role = msg.get("role")
-        if role not in ANTHROPIC_ROLES:
+        if not isinstance(role, str) or role not in ANTHROPIC_ROLES:
             raise WireError(f"messages[{i}].role must be 'user' or 'assistant'")
         content = msg.get("content")
         if isinstance(content, str):
@@ -179,7 +180,7 @@ def _parse_responses(body: dict[str, Any]) -> list[Message]:
             raise WireError(f"input[{i}].type must be a string")
         if kind is None or kind == "message":
             role = item.get("role")
-            if role not in RESPONSES_ROLES:
+            if not isinstance(role, str) or role not in RESPONSES_ROLES:
                 raise WireError(f"input[{i}].role must be one of {', '.join(sorted(RESPONSES_ROLES))}")
             out.append(Message(role, _content_text(item.get("content"), f"input[{i}].content")))
         elif kind == "function_call_output" or kind.endswith("_call_output"):
