@@ -79,6 +79,8 @@ def test_chat_image_only_message_has_empty_text() -> None:
         ({"messages": ["hello"]}, "messages[0] must be an object"),
         ({"messages": [{"content": "x"}]}, "messages[0].role must be one of"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role must be one of"),
+        ({"messages": [{"role": ["user"], "content": "x"}]}, "messages[0].role must be one of"),
+        ({"messages": [{"role": {"a": 1}, "content": "x"}]}, "messages[0].role must be one of"),
         (
             {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": 5}]},
             "messages[1].content must be a string or an array of parts",
@@ -176,6 +178,21 @@ def test_anthropic_image_only_turn_is_kept_empty() -> None:
         (
             {"messages": [{"role": "system", "content": "x"}]},
             "messages[0].role must be 'user' or 'assistant'",
+        ),
+        (
+            {"messages": [{"role": ["user"], "content": "x"}]},
+            "messages[0].role must be 'user' or 'assistant'",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": ["text"], "text": "x"}, {"type": "text", "text": 1}],
+                    }
+                ]
+            },
+            "messages[0].content[1].text must be a string",
         ),
         (
             {"messages": [{"role": "user", "content": None}]},
@@ -277,6 +294,14 @@ def test_responses_items() -> None:
         (
             {"input": [{"role": "tool", "content": "x"}]},
             "input[0].role must be one of assistant, developer, system, user",
+        ),
+        (
+            {"input": [{"role": {"x": 1}, "content": "x"}]},
+            "input[0].role must be one of assistant, developer, system, user",
+        ),
+        (
+            {"input": [{"role": "user", "content": [{"type": {}, "text": 1}, "x"]}]},
+            "input[0].content[1] must be an object",
         ),
         (
             {"input": [{"role": "user", "content": 1.5}]},

@@ -56,29 +56,33 @@ def _messages_list(body: dict[str, Any]) -> list[Any]:
     return messages
 
 
-def _parts_text(parts: list[Any], where: str) -> str:
+# Field paths in error messages are templates ("messages[{}].content") formatted with the item's
+# index only when an error is raised: building them for every message would cost more than parsing.
+
+
+def _parts_text(parts: list[Any], where: str, i: int = 0) -> str:
     """Join the text of an array of content parts; non-text parts are skipped."""
     texts: list[str] = []
     for j, part in enumerate(parts):
         if not isinstance(part, dict):
-            raise WireError(f"{where}[{j}] must be an object")
+            raise WireError(f"{where.format(i)}[{j}] must be an object")
         kind = part.get("type")
         if isinstance(kind, str) and kind in _TEXT_PART_TYPES:
             text = part.get("text")
             if not isinstance(text, str):
-                raise WireError(f"{where}[{j}].text must be a string")
+                raise WireError(f"{where.format(i)}[{j}].text must be a string")
             texts.append(text)
     return texts[0] if len(texts) == 1 else "\n".join(texts)
 
 
-def _content_text(content: Any, where: str) -> str:
+def _content_text(content: Any, where: str, i: int) -> str:
     if isinstance(content, str):
         return content
     if content is None:
         return ""
     if isinstance(content, list):
-        return _parts_text(content, where)
-    raise WireError(f"{where} must be a string or an array of parts")
+        return _parts_text(content, where, i)
+    raise WireError(f"{where.format(i)} must be a string or an array of parts")
 
 
 def _parse_chat(body: dict[str, Any]) -> list[Message]:
@@ -89,7 +93,7 @@ def _parse_chat(body: dict[str, Any]) -> list[Message]:
         role = msg.get("role")
         if not isinstance(role, str) or role not in CHAT_ROLES:
             raise WireError(f"messages[{i}].role must be one of {', '.join(sorted(CHAT_ROLES))}")
-        text = _content_text(msg.get("content"), f"messages[{i}].content")
+        text = _content_text(msg.get("content"), "messages[{}].content", i)
         if role == "function" or (role == "assistant" and not text and msg.get("tool_calls")):
             role = "tool"
         out.append(Message(role, text))
@@ -104,15 +108,15 @@ def _anthropic_system(system: Any) -> str:
     raise WireError("'system' must be a string or an array of text blocks")
 
 
-def _tool_result_text(block: dict[str, Any], where: str) -> str:
+def _tool_result_text(block: dict[str, Any], i: int, j: int) -> str:
     content = block.get("content")
     if isinstance(content, str):
         return content
     if content is None:
         return ""
     if isinstance(content, list):
-        return _parts_text(content, f"{where}.content")
-    raise WireError(f"{where}.content must be a string or an array of blocks")
+        return _parts_text(content, f"messages[{i}].content[{j}].content")
+    raise WireError(f"messages[{i}].content[{j}].content must be a string or an array of blocks")
 
 
 def _parse_anthropic(body: dict[str, Any]) -> list[Message]:
@@ -135,18 +139,17 @@ def _parse_anthropic(body: dict[str, Any]) -> list[Message]:
         texts: list[str] = []
         saw_tool_use = saw_tool_result = False
         for j, block in enumerate(content):
-            where = f"messages[{i}].content[{j}]"
             if not isinstance(block, dict):
-                raise WireError(f"{where} must be an object")
+                raise WireError(f"messages[{i}].content[{j}] must be an object")
             kind = block.get("type")
             if kind == "text":
                 text = block.get("text")
                 if not isinstance(text, str):
-                    raise WireError(f"{where}.text must be a string")
+                    raise WireError(f"messages[{i}].content[{j}].text must be a string")
                 texts.append(text)
             elif kind == "tool_result":
                 saw_tool_result = True
-                out.append(Message("tool", _tool_result_text(block, where)))
+                out.append(Message("tool", _tool_result_text(block, i, j)))
             elif kind == "tool_use":
                 saw_tool_use = True
         if texts:
@@ -182,12 +185,12 @@ def _parse_responses(body: dict[str, Any]) -> list[Message]:
             role = item.get("role")
             if not isinstance(role, str) or role not in RESPONSES_ROLES:
                 raise WireError(f"input[{i}].role must be one of {', '.join(sorted(RESPONSES_ROLES))}")
-            out.append(Message(role, _content_text(item.get("content"), f"input[{i}].content")))
+            out.append(Message(role, _content_text(item.get("content"), "input[{}].content", i)))
         elif kind == "function_call_output" or kind.endswith("_call_output"):
             output = item.get("output")
             text = output if isinstance(output, str) else ""
             if isinstance(output, list):
-                text = _parts_text(output, f"input[{i}].output")
+                text = _parts_text(output, "input[{}].output", i)
             out.append(Message("tool", text))
         elif kind == "function_call" or kind.endswith("_call"):
             out.append(Message("tool", ""))
