@@ -278,6 +278,16 @@ def test_client_disconnect_cancels_the_upstream_stream(setup: Setup) -> None:
     assert wait_until(setup.primary.stream_cancelled.is_set, timeout=5)
 
 
+def test_client_disconnect_cancels_a_waiting_upstream_request(setup: Setup) -> None:
+    setup.primary.script(Hang(3))
+    with pytest.raises(httpx.ReadTimeout):
+        setup.http.post("/v1/chat/completions", json=CHAT, timeout=httpx.Timeout(10, read=0.3))
+    assert wait_until(setup.primary.hang_cancelled.is_set, timeout=5)
+    # Had the gateway not noticed, it would have timed out on the primary and failed over.
+    time.sleep(0.3)
+    assert not setup.backup.requests
+
+
 def test_provider_key_in_an_upstream_error_is_redacted(
     setup: Setup, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -317,6 +317,8 @@ class FakeProvider:
         self._stop: asyncio.Event | None = None
         # Set when a streaming response's client went away (the gateway cancelled the upstream).
         self.stream_cancelled = threading.Event()
+        # Set when a request held by Hang saw its connection closed by the gateway.
+        self.hang_cancelled = threading.Event()
 
     # -- control ------------------------------------------------------------------------------------
 
@@ -387,7 +389,12 @@ class FakeProvider:
                 body=data, status=behaviour.status, headers=behaviour.headers, content_type="application/json"
             )
         if isinstance(behaviour, Hang):
-            await asyncio.sleep(behaviour.seconds)
+            deadline = time.monotonic() + behaviour.seconds
+            while time.monotonic() < deadline:
+                if request.transport is None or request.transport.is_closing():
+                    self.hang_cancelled.set()  # the gateway gave up on us (timeout or its client left)
+                    return web.Response(status=499)
+                await asyncio.sleep(0.01)
             return web.json_response(chat_completion(Answer(), model))
         answer = behaviour if isinstance(behaviour, Answer) else Answer()
         if not body.get("stream"):

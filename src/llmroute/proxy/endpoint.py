@@ -7,10 +7,12 @@ provider is called.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from llmroute.proxy.forward import ClientRequestError
 from llmroute.routing.decision import DecisionError, session_id_from
@@ -30,12 +32,36 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if not decision.models:
-            raise ApiError(400, decision.model_error or "No model could be chosen for this request", "model_not_found")
+            raise ApiError(
+                400, decision.model_error or "No model could be chosen for this request", "model_not_found"
+            )
+        # A client that hangs up while we wait for the provider cancels the upstream request
+        # (a long non-streaming generation is not paid for when nobody will read it).
+        handler = asyncio.current_task()
+        assert handler is not None
+        watcher = asyncio.create_task(cancel_on_disconnect(request.receive, handler))
         try:
             return await gateway.proxy.forward(
                 fmt, body, decision, request.headers, trace_id_for(request), request.url.path, started
             )
         except ClientRequestError as exc:
             raise ApiError(exc.status, exc.message) from None
+        except asyncio.CancelledError:
+            if watcher.done() and not watcher.cancelled() and watcher.result():
+                handler.uncancel()
+                return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
+            raise
+        finally:
+            watcher.cancel()
 
     return endpoint
+
+
+async def cancel_on_disconnect(receive: Receive, handler: asyncio.Task[object]) -> bool:
+    """Wait for the client to disconnect, then cancel `handler`. The body has been read already,
+    so the only message left to receive is the disconnect."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            handler.cancel()
+            return True
