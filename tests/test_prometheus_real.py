@@ -3,7 +3,8 @@
 The fixture starts the Debian `prometheus` binary on a free loopback port, scraping a small exporter
 served by the test: a latency histogram per `model_name`, whose counters grow at every scrape with
 observations at each model's current latency. The store asks Prometheus for the median latency per
-model (`histogram_quantile` over `rate`), the same kind of query an operator would configure.
+model (`histogram_quantile` over `rate`), the same kind of query an operator would configure; the second
+test asks the real gateway's decision endpoint.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import RunningGateway, free_port
 from llmroute.ranking import MetricsStore, PrometheusMetrics, rank
+from test_ranking_gateway import CHAT_PROMPT, KEYS, PROVIDERS, decide, router_section, wait_until
 from test_ranking_support import MetricsHTTPServer, Reply, eventually
 
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, float("inf"))
@@ -176,3 +178,32 @@ async def test_fastest_ranks_by_a_real_promql_query(
         assert store.snapshot()["sources"][0]["failures"] == 0
     finally:
         await store.stop()
+
+
+def test_gateway_decision_ranked_by_real_prometheus(
+    prometheus: PrometheusServer, exporter: tuple[MetricsHTTPServer, LatencyExporter]
+) -> None:
+    router = MetricsHTTPServer().start()
+    config = f"""
+version: v0.4.0
+{PROVIDERS}
+{router_section(router)}
+routing_preferences:
+  - name: general questions
+    description: casual conversation and simple queries
+    models: [anthropic/claude-sonnet-4-20250514, openai/gpt-4o, openai/gpt-4o-mini]
+    selection_policy:
+      prefer: fastest
+model_metrics_sources:
+  - type: prometheus_metrics
+    url: {prometheus.url}
+    query: '{QUERY}'
+    refresh_interval: 0.2
+"""
+    try:
+        with RunningGateway(config, KEYS) as gw:
+            expected = ["openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-sonnet-4-20250514"]
+            wait_until(lambda: decide(gw, CHAT_PROMPT)["models"] == expected, timeout=30)
+            assert decide(gw, CHAT_PROMPT)["route"] == "general questions"
+    finally:
+        router.stop()
