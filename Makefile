@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv system-deps clean
+.PHONY: run test lint fmt venv system-deps clean bench bench-soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -21,10 +21,25 @@ run: $(STAMP)
 	$(BIN)/llmroute up examples/demo.yaml
 
 ## test: system packages the tests use, lint, format check, the test suite
-test: $(STAMP) system-deps lint
-	@$(BIN)/python -m pytest -ra $(PYTEST_ARGS); rc=$$?; \
+# pytest runs even when lint fails, so one run shows every problem; any failure fails the target.
+test: $(STAMP) system-deps
+	@lint=0; \
+	$(BIN)/ruff check . || lint=1; \
+	$(BIN)/ruff format --check . || lint=1; \
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (check testpaths / PYTEST_ARGS)" >&2; fi; \
-	exit $$rc
+	if [ $$lint -ne 0 ]; then echo "error: ruff found problems (see above; 'make fmt' fixes most)" >&2; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	exit $$lint
+
+## bench: gateway overhead side by side (direct vs llmroute vs LiteLLM), docs/performance.md; BENCH_ARGS=--help
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/proxy_bench.py $(BENCH_ARGS)
+
+## bench-soak: RSS of a gateway with the embedded model loaded over a 100k-request soak
+bench-soak: $(STAMP)
+	$(BIN)/python bench/proxy_bench.py --soak $(BENCH_ARGS)
 
 system-deps:
 	@bash scripts/system-deps.sh
