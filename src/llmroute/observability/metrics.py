@@ -74,5 +74,9 @@ METRIC_SOURCE_REFRESH_FAILURES = Counter(
     "llmroute_metric_source_refresh_failures_total", "Failed refreshes of cost/latency sources", ["source"]
 )
 METRIC_SOURCE_LAST_SUCCESS = Gauge(
-    "llmroute_metric_source_last_success_timestamp_seconds", "Unix time of the last good refresh", ["source"]
+    "llmroute_metric_source_last_success_timestamp_seconds",
+    "Unix time of the last good refresh",
+    ["source"],
+    # With several workers (each refreshes on its own) report the most recent one.
+    multiprocess_mode="max",
 )

@@ -21,13 +21,14 @@ from starlette.responses import Response, StreamingResponse
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
+from llmroute.observability.record import start_attempt
 from llmroute.observability.trace_context import format_traceparent, new_span_id
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
 from llmroute.proxy.streams import pipe_same_format, pipe_translated
-from llmroute.proxy.targets import Target, Targets
+from llmroute.proxy.targets import Target, TargetError, Targets
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.wire import (
@@ -160,11 +161,17 @@ class Proxy:
                     Attempt(model, "cooling", f"cooling down after a 429 ({cooling:.0f}s left)", cooling)
                 )
                 continue
-            target = self.targets.get(model)
+            try:
+                target = self.targets.get(model)
+            except TargetError as exc:  # config validation should make this impossible; never a 500
+                attempts.append(Attempt(model, "config", str(exc)))
+                continue
             secrets = self.targets.secrets + ((key,) if key and target.passthrough_auth else ())
             upstream, url = upstream_route(fmt, target)
             payload = self.payload(fmt, upstream, target, body)
-            headers = self.headers(target, upstream, client_headers, traceparent, key)
+            # Observability: the attempt's own traceparent (its span id), its timing and outcome.
+            tried = start_attempt(model, trace_id)
+            headers = self.headers(target, upstream, client_headers, tried.traceparent, key)
             sent = time.perf_counter()
             reply: Reply | None = None
             try:
@@ -172,6 +179,7 @@ class Proxy:
                 if reply.status == 429 or reply.status >= 500:
                     attempt = await self._retryable_status(model, reply, secrets)
                 elif reply.status >= 400:
+                    tried.finish("status_4xx", reply.status)
                     return await self._client_error(fmt, upstream, target, reply, secrets, base_headers)
                 elif stream:
                     chunks = reply.chunks()
@@ -182,26 +190,24 @@ class Proxy:
                         )
                     waited = time.perf_counter() - sent
                     metrics.UPSTREAM_TTFT.labels(model=model).observe(waited)
-                    response = self._stream(
+                    tried.finish(None, reply.status, stream=True)
+                    # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
+                    return self._stream(
                         fmt, upstream, target, reply, first, chunks, body, base_headers, secrets, sent
                     )
-                    overhead = time.perf_counter() - started - upstream_seconds - waited
-                    metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(max(overhead, 0.0))
-                    return response
                 else:
                     data = await reply.read()
                     waited = time.perf_counter() - sent
                     metrics.UPSTREAM_LATENCY.labels(model=model).observe(waited)
-                    response = self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
-                    overhead = time.perf_counter() - started - upstream_seconds - waited
-                    metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(max(overhead, 0.0))
-                    return response
+                    tried.finish(None, reply.status)
+                    return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
             except UpstreamError as exc:
                 if reply is not None:
                     reply.close()
                 attempt = Attempt(model, exc.kind, redact(exc.message, secrets))
             upstream_seconds += time.perf_counter() - sent
             attempts.append(attempt)
+            tried.finish(attempt.kind, reply.status if reply is not None else None)
             metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
             if index + 1 < len(candidates):
                 metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from llmroute.config.models import InlinePreference, RoutingPreference
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
+from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
@@ -162,6 +163,7 @@ class DecisionService:
         session_id: str | None = None,
     ) -> Decision:
         """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded)."""
+        started = time.perf_counter()
         routes = self.inline_routes(body)
         if routes is None:
             routes = self.config.routes
@@ -173,7 +175,9 @@ class DecisionService:
             pin = await self.sessions.get(session_id)
             if pin is not None:
                 metrics.SESSION_PINS.labels(result="hit").inc()
-                return Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
+                pinned = Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
+                note_decision(pinned, started)  # the request's routing span and log line
+                return pinned
             metrics.SESSION_PINS.labels(result="miss").inc()
 
         decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
@@ -184,6 +188,7 @@ class DecisionService:
         metrics.ROUTING_DECISIONS.labels(
             route=decision.route or "none", model=model, source=decision.source
         ).inc()
+        note_decision(decision, started)
         return decision
 
     async def _decide_fresh(

@@ -15,11 +15,16 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.observability.logs import configure_logging
+from llmroute.observability.metrics_endpoint import metrics_endpoint
+from llmroute.observability.middleware import ObservabilityMiddleware
+from llmroute.observability.record import current_record
 from llmroute.observability.trace_context import new_trace_id, parse_traceparent
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
@@ -62,6 +67,9 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
 
 
 def trace_id_for(request: Request) -> str:
+    record = current_record()
+    if record is not None:
+        return record.trace_id  # the request span's (ObservabilityMiddleware set it)
     parsed = parse_traceparent(request.headers.get("traceparent"))
     return parsed[0] if parsed else new_trace_id()
 
@@ -145,6 +153,7 @@ def routes() -> list[Route]:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
         Route("/routing/v1/chat/completions", decision_endpoint("openai_chat"), methods=["POST"]),
         Route("/routing/v1/messages", decision_endpoint("anthropic"), methods=["POST"]),
@@ -167,9 +176,14 @@ def create_app(config: LoadedConfig) -> Starlette:
         finally:
             await gateway.stop()
 
+    table = routes()
     app = Starlette(
-        routes=routes(),
+        routes=table,
         lifespan=lifespan,
+        # Metrics, trace ids, spans and the request log line for every request (observability/).
+        middleware=[
+            Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing)
+        ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected_error},
     )
     app.state.gateway = gateway
@@ -180,4 +194,8 @@ def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` (used by `--workers N`): the config path comes from LLMROUTE_CONFIG."""
     from llmroute.config import load_config
 
+    # A worker is a fresh process: set up its logging as `llmroute up` was asked to.
+    configure_logging(
+        os.environ.get("LLMROUTE_LOG_FORMAT", "human"), os.environ.get("LLMROUTE_LOG_LEVEL", "info")
+    )
     return create_app(load_config(os.environ["LLMROUTE_CONFIG"]))

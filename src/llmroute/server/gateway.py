@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.observability.tracing import Tracing, build_tracing
 from llmroute.proxy.forward import Proxy
 from llmroute.ranking.store import MetricsStore
 from llmroute.routing.decision import DecisionService
@@ -35,6 +36,8 @@ class Gateway:
         # Upstream HTTP pool, provider targets and 429 cooldowns for /v1/* (the pool opens in start()).
         self.proxy = Proxy(config)
         self.router_ready = False
+        # OpenTelemetry: None when tracing is off (no `tracing:` section, no OTEL_* endpoint).
+        self.tracing: Tracing | None = build_tracing(config.raw.tracing)
 
     async def start(self) -> None:
         for warning in self.config.warnings:
@@ -55,6 +58,8 @@ class Gateway:
             await self.metrics.stop()
         await self.sessions.aclose()
         await self.router.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)  # flushes the last spans
 
     def readiness(self) -> dict[str, bool]:
         return {

@@ -1,0 +1,96 @@
+"""The observability middleware: per request, the metrics, the trace ids, the span and the log line.
+
+A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which buffers and slows streaming):
+it wraps `send` only to note the status and to set the response's `traceparent`, and does its
+accounting once the app has returned, which for a stream is after its last byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from opentelemetry.trace import Span
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llmroute.observability import metrics
+from llmroute.observability.logs import log_request
+from llmroute.observability.record import RequestRecord, bind_record, unbind_record
+from llmroute.observability.trace_context import new_span_id, new_trace_id, parse_traceparent
+from llmroute.observability.tracing import Tracing
+
+# Probes and scrapes: counted, but neither traced nor logged above debug (they come every few seconds).
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The status recorded when the client went away before any response was started (as nginx does).
+CLIENT_CLOSED = 499
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, endpoints: Collection[str], tracing: Tracing | None = None) -> None:
+        self.app = app
+        # Metric labels are the paths we serve; anything else is "other" (bounded cardinality).
+        self.endpoints = frozenset(endpoints)
+        self.tracing = tracing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        record = RequestRecord(scope["method"], path, path if path in self.endpoints else "other")
+        traceparent, tracestate = _trace_headers(scope)
+        span = None
+        if self.tracing is not None and path not in QUIET_PATHS:
+            span = self.tracing.start_request(record, traceparent, tracestate)
+        else:
+            parent = parse_traceparent(traceparent)
+            record.trace_id = parent[0] if parent else new_trace_id()
+            record.span_id = new_span_id()
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                record.response_started = time.perf_counter()
+                headers = [h for h in message.get("headers", ()) if h[0] != b"traceparent"]
+                headers.append((b"traceparent", record.traceparent.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        token = bind_record(record)
+        try:
+            await self.app(scope, receive, send_with_trace)
+        except BaseException as exc:
+            if record.status is None:
+                record.status = 500 if isinstance(exc, Exception) else CLIENT_CLOSED
+            record.error = type(exc).__name__
+            raise
+        finally:
+            unbind_record(token)
+            self._finish(record, span)
+
+    def _finish(self, record: RequestRecord, span: Span | None) -> None:
+        record.ended = ended = time.perf_counter()
+        if record.status is None:
+            record.status = CLIENT_CLOSED
+        total = ended - record.started
+        # Gateway overhead: until the response started, minus the time spent waiting on providers.
+        answered = record.response_started if record.response_started is not None else ended
+        upstream = record.upstream_seconds(ended)
+        overhead = max(answered - record.started - record.upstream_seconds(answered), 0.0)
+        endpoint = record.endpoint
+        metrics.REQUESTS.labels(endpoint=endpoint, status=str(record.status)).inc()
+        metrics.REQUEST_DURATION.labels(endpoint=endpoint).observe(total)
+        metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(overhead)
+        if span is not None and self.tracing is not None:
+            self.tracing.finish_request(span, record, overhead)
+        log_request(record, total, upstream, overhead, quiet=record.path in QUIET_PATHS)
+
+
+def _trace_headers(scope: Scope) -> tuple[str | None, str | None]:
+    traceparent = tracestate = None
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            traceparent = value.decode("latin-1")
+        elif name == b"tracestate":
+            tracestate = value.decode("latin-1")
+    return traceparent, tracestate

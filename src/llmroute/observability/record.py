@@ -1,0 +1,140 @@
+"""What one request did, collected while it runs: the routing decision and each upstream attempt.
+
+The observability middleware opens a `RequestRecord` per HTTP request and makes it current (a
+context variable, so it follows the request into the streaming task). The decision pipeline and
+the proxy add to it with the two functions below; at the end the middleware turns it into the
+request metrics, the spans (when tracing is on) and the one log line. Recording is a few
+attribute writes: the hot path does no OpenTelemetry work here.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmroute.observability.trace_context import format_traceparent, new_span_id
+
+
+@dataclass(slots=True)
+class UpstreamAttempt:
+    """One call to a provider: which model, when, and how it ended."""
+
+    model: str
+    # The id sent upstream as the parent in `traceparent`; with tracing on, the attempt span gets it.
+    span_id: str
+    traceparent: str
+    started: float  # time.perf_counter()
+    ended: float | None = None
+    status: int | None = None  # the provider's HTTP status, when it answered
+    error: str | None = None  # failure class (status_429, status_5xx, timeout, connect...), None on success
+    stream: bool = False
+
+    def finish(self, error: str | None = None, status: int | None = None, stream: bool = False) -> None:
+        """The outcome is known: the body was read, the first stream chunk arrived, or the call failed."""
+        if self.ended is None:
+            self.ended = time.perf_counter()
+        self.error = error
+        self.status = status
+        self.stream = stream
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    method: str
+    path: str
+    endpoint: str  # the metrics label: a path we serve, or "other"
+    started: float = field(default_factory=time.perf_counter)
+    started_ns: int = field(default_factory=time.time_ns)  # wall clock, for span timestamps
+    trace_id: str = ""
+    span_id: str = ""
+    sampled: bool = True
+    # the routing decision
+    routing_started: float | None = None
+    routing_ended: float | None = None
+    route: str | None = None
+    candidates: tuple[str, ...] = ()
+    source: str | None = None
+    pinned: bool = False
+    router_backend: str | None = None
+    router_seconds: float = 0.0
+    router_error: str | None = None
+    # forwarding
+    attempts: list[UpstreamAttempt] = field(default_factory=list)
+    # the response
+    status: int | None = None
+    response_started: float | None = None
+    ended: float | None = None
+    error: str | None = None  # an exception that escaped the app
+
+    @property
+    def traceparent(self) -> str:
+        return format_traceparent(self.trace_id, self.span_id, self.sampled)
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered (the last attempt, if it succeeded), else the first candidate."""
+        if self.attempts and self.attempts[-1].error is None:
+            return self.attempts[-1].model
+        return self.candidates[0] if self.candidates else None
+
+    def upstream_seconds(self, until: float) -> float:
+        """Time spent waiting on providers up to `until` (an attempt still open counts up to it)."""
+        total = 0.0
+        for attempt in self.attempts:
+            end = attempt.ended if attempt.ended is not None else until
+            total += max(min(end, until) - attempt.started, 0.0)
+        return total
+
+    def clock_ns(self, moment: float) -> int:
+        """A perf_counter() moment of this request as wall-clock nanoseconds (for span timestamps)."""
+        return self.started_ns + int((moment - self.started) * 1e9)
+
+
+_current: ContextVar[RequestRecord | None] = ContextVar("llmroute_request_record", default=None)
+
+
+def current_record() -> RequestRecord | None:
+    return _current.get()
+
+
+def bind_record(record: RequestRecord) -> Token[RequestRecord | None]:
+    """Make `record` the current request's (the middleware does, for the duration of the request)."""
+    return _current.set(record)
+
+
+def unbind_record(token: Token[RequestRecord | None]) -> None:
+    _current.reset(token)
+
+
+def note_decision(decision: Any, started: float) -> None:
+    """Record a routing decision (a `routing.decision.Decision`) that took from `started` until now."""
+    record = _current.get()
+    if record is None:
+        return
+    record.routing_started = started
+    record.routing_ended = time.perf_counter()
+    record.route = decision.route
+    record.candidates = tuple(decision.models)
+    record.source = decision.source
+    record.pinned = decision.pinned
+    record.router_backend = decision.router_backend
+    record.router_seconds = decision.router_seconds
+    record.router_error = decision.router_error
+
+
+def start_attempt(model: str, trace_id: str) -> UpstreamAttempt:
+    """An upstream call to `model` starts now; its `traceparent` is the header to send with it.
+
+    Outside a request (no current record) the attempt is still returned, just not kept.
+    """
+    record = _current.get()
+    span_id = new_span_id()
+    if record is None:
+        return UpstreamAttempt(model, span_id, format_traceparent(trace_id, span_id), time.perf_counter())
+    attempt = UpstreamAttempt(
+        model, span_id, format_traceparent(record.trace_id, span_id, record.sampled), time.perf_counter()
+    )
+    record.attempts.append(attempt)
+    return attempt
