@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from llmroute.wire.errors import WireError
+from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
 
 DEFAULT_ANTHROPIC_MAX_TOKENS = 4096
 
@@ -62,14 +63,14 @@ CHAT_TO_ANTHROPIC_STOP: dict[str, str] = {
 }
 
 
-def chat_stop_reason(anthropic_reason: str | None) -> str | None:
-    if anthropic_reason is None:
+def chat_stop_reason(anthropic_reason: Any) -> str | None:
+    if not isinstance(anthropic_reason, str):
         return None
     return ANTHROPIC_TO_CHAT_STOP.get(anthropic_reason, "stop")
 
 
-def anthropic_stop_reason(chat_reason: str | None) -> str:
-    if chat_reason is None:
+def anthropic_stop_reason(chat_reason: Any) -> str:
+    if not isinstance(chat_reason, str):
         return "end_turn"
     return CHAT_TO_ANTHROPIC_STOP.get(chat_reason, "end_turn")
 
@@ -190,7 +191,7 @@ def _anthropic_user_to_chat(content: list[Any]) -> list[dict[str, Any]]:
             continue
         kind = block.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": block.get("text", "")})
+            parts.append({"type": "text", "text": as_str(block.get("text"))})
         elif kind == "image":
             part = image_block_to_part(block)
             if part is not None:
@@ -230,7 +231,7 @@ def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
             continue
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            texts.append(as_str(block.get("text")))
         elif kind == "tool_use":
             calls.append(
                 {
@@ -260,7 +261,7 @@ def anthropic_request_to_chat(
     system = body.get("system")
     if system:
         messages.append({"role": "system", "content": _text_of_blocks(system)})
-    for msg in body.get("messages") or ():
+    for msg in as_list(body.get("messages")):
         if not isinstance(msg, dict):
             continue
         role = msg.get("role")
@@ -268,9 +269,9 @@ def anthropic_request_to_chat(
         if isinstance(content, str):
             messages.append({"role": role, "content": content})
         elif role == "assistant":
-            messages.append(_anthropic_assistant_to_chat(content or []))
+            messages.append(_anthropic_assistant_to_chat(as_list(content)))
         else:
-            messages.extend(_anthropic_user_to_chat(content or []))
+            messages.extend(_anthropic_user_to_chat(as_list(content)))
     out["messages"] = messages
 
     if body.get("max_tokens") is not None:
@@ -317,7 +318,7 @@ def _chat_parts_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
             continue
         kind = part.get("type")
         if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
+            blocks.append({"type": "text", "text": as_str(part.get("text"))})
         elif kind == "image_url":
             image = part.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
@@ -387,7 +388,7 @@ def chat_request_to_anthropic(
         else:
             messages.append({"role": role, "content": blocks})
 
-    for i, msg in enumerate(body.get("messages") or ()):
+    for i, msg in enumerate(as_list(body.get("messages"))):
         if not isinstance(msg, dict):
             continue
         role = msg.get("role")
@@ -405,10 +406,10 @@ def chat_request_to_anthropic(
             blocks = _chat_parts_to_blocks(content, where)
             if isinstance(msg.get("refusal"), str) and not blocks:
                 blocks = [{"type": "text", "text": msg["refusal"]}]
-            for j, call in enumerate(msg.get("tool_calls") or ()):
+            for j, call in enumerate(as_list(msg.get("tool_calls"))):
                 if not isinstance(call, dict):
                     continue
-                function = call.get("function") or {}
+                function = as_dict(call.get("function"))
                 blocks.append(
                     {
                         "type": "tool_use",
@@ -468,10 +469,10 @@ def chat_request_to_anthropic(
 
 def chat_usage_from_anthropic(usage: Any) -> dict[str, Any]:
     """Anthropic `usage` → OpenAI `usage` (cache tokens count as prompt tokens)."""
-    usage = usage if isinstance(usage, dict) else {}
-    cache_read = usage.get("cache_read_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + cache_read + (usage.get("cache_creation_input_tokens") or 0)
-    completion = usage.get("output_tokens") or 0
+    usage = as_dict(usage)
+    cache_read = as_int(usage.get("cache_read_input_tokens"))
+    prompt = as_int(usage.get("input_tokens")) + cache_read + as_int(usage.get("cache_creation_input_tokens"))
+    completion = as_int(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -482,12 +483,11 @@ def chat_usage_from_anthropic(usage: Any) -> dict[str, Any]:
 
 def anthropic_usage_from_chat(usage: Any) -> dict[str, Any]:
     """OpenAI `usage` → Anthropic `usage` (cached prompt tokens reported as cache reads)."""
-    usage = usage if isinstance(usage, dict) else {}
-    details = usage.get("prompt_tokens_details")
-    cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    usage = as_dict(usage)
+    cached = as_int(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
     out: dict[str, Any] = {
-        "input_tokens": max((usage.get("prompt_tokens") or 0) - cached, 0),
-        "output_tokens": usage.get("completion_tokens") or 0,
+        "input_tokens": max(as_int(usage.get("prompt_tokens")) - cached, 0),
+        "output_tokens": as_int(usage.get("completion_tokens")),
     }
     if cached:
         out["cache_read_input_tokens"] = cached
@@ -496,21 +496,18 @@ def anthropic_usage_from_chat(usage: Any) -> dict[str, Any]:
 
 def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, Any]:
     """An OpenAI `chat.completion` → an Anthropic `message` (first choice)."""
-    choices = resp.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") or {}
+    choice = first_choice(resp)
+    message = as_dict(choice.get("message"))
     content: list[dict[str, Any]] = []
-    text = message.get("content")
-    if isinstance(text, list):
-        text = _text_of_blocks(text)
+    text = _text_of_blocks(message.get("content"))
     if not text and isinstance(message.get("refusal"), str):
         text = message["refusal"]
     if text:
         content.append({"type": "text", "text": text})
-    for call in message.get("tool_calls") or ():
+    for call in as_list(message.get("tool_calls")):
         if not isinstance(call, dict):
             continue
-        function = call.get("function") or {}
+        function = as_dict(call.get("function"))
         content.append(
             {
                 "type": "tool_use",
@@ -539,12 +536,12 @@ def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, An
     """An Anthropic `message` → an OpenAI `chat.completion`. Thinking blocks are dropped."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for block in resp.get("content") or ():
+    for block in as_list(resp.get("content")):
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            texts.append(as_str(block.get("text")))
         elif kind == "tool_use":
             calls.append(
                 {

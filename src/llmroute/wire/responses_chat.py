@@ -34,6 +34,7 @@ from typing import Any
 
 from llmroute.wire.anthropic_chat import new_id
 from llmroute.wire.errors import WireError
+from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
 
 _PASSTHROUGH_KEYS = (
     "temperature",
@@ -67,14 +68,14 @@ def _parts_to_chat(content: Any) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     parts: list[dict[str, Any]] = []
-    for part in content or ():
+    for part in as_list(content):
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
         if kind in ("input_text", "output_text", "text"):
-            parts.append({"type": "text", "text": part.get("text", "")})
+            parts.append({"type": "text", "text": as_str(part.get("text"))})
         elif kind == "refusal":
-            parts.append({"type": "text", "text": part.get("refusal", "")})
+            parts.append({"type": "text", "text": as_str(part.get("refusal"))})
         elif kind == "input_image" and isinstance(part.get("image_url"), str):
             image: dict[str, Any] = {"url": part["image_url"]}
             if part.get("detail") in ("low", "high", "auto"):
@@ -209,26 +210,22 @@ def responses_request_to_chat(
 
 
 def responses_usage_from_chat(usage: Any) -> dict[str, Any]:
-    usage = usage if isinstance(usage, dict) else {}
-    prompt_details = usage.get("prompt_tokens_details")
-    completion_details = usage.get("completion_tokens_details")
-    prompt = usage.get("prompt_tokens") or 0
-    completion = usage.get("completion_tokens") or 0
+    usage = as_dict(usage)
+    prompt_details = as_dict(usage.get("prompt_tokens_details"))
+    completion_details = as_dict(usage.get("completion_tokens_details"))
+    prompt = as_int(usage.get("prompt_tokens"))
+    completion = as_int(usage.get("completion_tokens"))
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
-            "cached_tokens": (prompt_details.get("cached_tokens") or 0)
-            if isinstance(prompt_details, dict)
-            else 0,
+            "cached_tokens": as_int(prompt_details.get("cached_tokens")),
             "cache_write_tokens": 0,  # Chat usage does not report cache writes
         },
         "output_tokens": completion,
         "output_tokens_details": {
-            "reasoning_tokens": (completion_details.get("reasoning_tokens") or 0)
-            if isinstance(completion_details, dict)
-            else 0
+            "reasoning_tokens": as_int(completion_details.get("reasoning_tokens")),
         },
-        "total_tokens": usage.get("total_tokens") or prompt + completion,
+        "total_tokens": as_int(usage.get("total_tokens")) or prompt + completion,
     }
 
 
@@ -290,29 +287,29 @@ def chat_response_to_responses(
     resp: dict[str, Any], model: str, *, request: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A `chat.completion` → a Responses API `response`. `request` (the client's) is echoed when given."""
-    choices = resp.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") or {}
+    choice = first_choice(resp)
+    message = as_dict(choice.get("message"))
     output: list[dict[str, Any]] = []
     text = message.get("content")
     if isinstance(text, list):
-        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
-    if text:
+        text = "".join(as_str(p.get("text")) for p in text if isinstance(p, dict))
+    if text and isinstance(text, str):
         output.append(message_item(new_id("msg_"), text))
     elif isinstance(message.get("refusal"), str):
         item = message_item(new_id("msg_"), "")
         item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]
         output.append(item)
-    for call in message.get("tool_calls") or ():
+    for call in as_list(message.get("tool_calls")):
         if not isinstance(call, dict):
             continue
-        function = call.get("function") or {}
+        function = as_dict(call.get("function"))
+        arguments = function.get("arguments")
         output.append(
             function_call_item(
                 new_id("fc_"),
-                call.get("id") or new_id("call_"),
-                function.get("name") or "",
-                function.get("arguments") or "{}",
+                as_str(call.get("id")) or new_id("call_"),
+                as_str(function.get("name")),
+                arguments if isinstance(arguments, str) and arguments else "{}",
             )
         )
     incomplete = choice.get("finish_reason") == "length"

@@ -22,6 +22,7 @@ import orjson
 
 from llmroute.wire.anthropic_chat import chat_stop_reason, new_id
 from llmroute.wire.errors import error_body, error_message_from
+from llmroute.wire.shapes import as_int, as_str
 from llmroute.wire.sse import DONE, SSEEvent, encode_event
 from llmroute.wire.streaming import Usage
 
@@ -147,15 +148,15 @@ class AnthropicToChatStream:
         if any(
             k in usage for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
         ):
-            cache_read = usage.get("cache_read_input_tokens") or 0
+            cache_read = as_int(usage.get("cache_read_input_tokens"))
             self._cached_tokens = cache_read
             current.input_tokens = (
-                (usage.get("input_tokens") or 0)
+                as_int(usage.get("input_tokens"))
                 + cache_read
-                + (usage.get("cache_creation_input_tokens") or 0)
+                + as_int(usage.get("cache_creation_input_tokens"))
             )
-        if isinstance(usage.get("output_tokens"), int):
-            current.output_tokens = usage["output_tokens"]
+        if "output_tokens" in usage:
+            current.output_tokens = as_int(usage["output_tokens"])
         self.usage = current
 
     def _start(self, message: Any) -> list[dict[str, Any]]:
@@ -175,14 +176,15 @@ class AnthropicToChatStream:
             return [self._chunk({"content": text})] if isinstance(text, str) and text else []
         if block.get("type") == "tool_use":
             tool_index = len(self._tool_index)
-            self._tool_index[data.get("index", tool_index)] = tool_index
+            block_index = data.get("index")
+            self._tool_index[block_index if isinstance(block_index, int) else -1 - tool_index] = tool_index
             initial = block.get("input")
             call = {
                 "index": tool_index,
-                "id": block.get("id"),
+                "id": as_str(block.get("id")) or new_id("toolu_"),
                 "type": "function",
                 "function": {
-                    "name": block.get("name"),
+                    "name": as_str(block.get("name")),
                     "arguments": orjson.dumps(initial).decode() if initial else "",
                 },
             }
@@ -199,7 +201,8 @@ class AnthropicToChatStream:
             return [self._chunk({"content": text})] if isinstance(text, str) and text else []
         if kind == "input_json_delta":
             partial = delta.get("partial_json")
-            tool_index = self._tool_index.get(data.get("index", -1))
+            block_index = data.get("index")
+            tool_index = self._tool_index.get(block_index) if isinstance(block_index, int) else None
             if not partial or not isinstance(partial, str) or tool_index is None:
                 return []
             return [self._chunk({"tool_calls": [{"index": tool_index, "function": {"arguments": partial}}]})]

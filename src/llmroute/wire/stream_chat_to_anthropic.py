@@ -19,6 +19,7 @@ import orjson
 
 from llmroute.wire.anthropic_chat import anthropic_stop_reason, new_id
 from llmroute.wire.errors import anthropic_error_type, error_message_from
+from llmroute.wire.shapes import as_dict, as_int, as_list, as_str
 from llmroute.wire.sse import SSEEvent, encode_event
 from llmroute.wire.streaming import Usage, tool_call_key
 
@@ -60,7 +61,7 @@ class ChatToAnthropicStream:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self._record_usage(usage)
-        for choice in chunk.get("choices") or ():
+        for choice in as_list(chunk.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # n > 1 has no Anthropic equivalent: only the first choice is kept
             delta = choice.get("delta")
@@ -71,7 +72,7 @@ class ChatToAnthropicStream:
                 refusal = delta.get("refusal")
                 if isinstance(refusal, str) and refusal:
                     out.extend(self._text(refusal))
-                for call in delta.get("tool_calls") or ():
+                for call in as_list(delta.get("tool_calls")):
                     if isinstance(call, dict):
                         out.extend(self._tool_call(call))
             if choice.get("finish_reason"):
@@ -107,10 +108,8 @@ class ChatToAnthropicStream:
         return encode_event({"type": "message_start", "message": message}, "message_start")
 
     def _record_usage(self, usage: dict[str, Any]) -> None:
-        details = usage.get("prompt_tokens_details")
-        cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-        self._cached_tokens = cached
-        self.usage = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        self._cached_tokens = as_int(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
+        self.usage = Usage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens")))
 
     def _close_open(self) -> list[bytes]:
         if self._open_block is None:
@@ -147,13 +146,13 @@ class ChatToAnthropicStream:
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
         key = tool_call_key(call, self._last_tool_key, len(self._tool_blocks))
         self._last_tool_key = key
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_dict(call.get("function"))
         out: list[bytes] = []
         if key not in self._tool_blocks:
             block = {
                 "type": "tool_use",
-                "id": call.get("id") or new_id("toolu_"),
-                "name": function.get("name") or "",
+                "id": as_str(call.get("id")) or new_id("toolu_"),
+                "name": as_str(function.get("name")),
                 "input": {},
             }
             out.extend(self._open(block, is_text=False))

@@ -34,6 +34,7 @@ from llmroute.wire.responses_chat import (
     response_object,
     responses_usage_from_chat,
 )
+from llmroute.wire.shapes import as_dict, as_list, as_str
 from llmroute.wire.sse import SSEEvent, encode_event
 from llmroute.wire.stream_anthropic_to_chat import AnthropicToChatStream
 from llmroute.wire.streaming import Usage, tool_call_key
@@ -116,7 +117,7 @@ class ChatToResponsesStream:
         if isinstance(usage, dict):
             self._usage_body = responses_usage_from_chat(usage)
             self.usage = Usage(self._usage_body["input_tokens"], self._usage_body["output_tokens"])
-        for choice in chunk.get("choices") or ():
+        for choice in as_list(chunk.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
@@ -124,7 +125,7 @@ class ChatToResponsesStream:
                 text = delta.get("content")
                 if isinstance(text, str) and text:
                     out.extend(self._text(text))
-                for call in delta.get("tool_calls") or ():
+                for call in as_list(delta.get("tool_calls")):
                     if isinstance(call, dict):
                         out.extend(self._tool_call(call))
             if choice.get("finish_reason"):
@@ -237,13 +238,16 @@ class ChatToResponsesStream:
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
         key = tool_call_key(call, self._last_call_key, len(self._calls))
         self._last_call_key = key
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_dict(call.get("function"))
         out: list[bytes] = []
         item = self._calls.get(key)
         if item is None:
             out.extend(self._close_open())
             item = _Item(
-                new_id("fc_"), len(self._items), call.get("id") or new_id("call_"), function.get("name") or ""
+                new_id("fc_"),
+                len(self._items),
+                as_str(call.get("id")) or new_id("call_"),
+                as_str(function.get("name")),
             )
             self._items.append(item)
             self._calls[key] = item
