@@ -55,8 +55,12 @@ class StreamTranslator(Protocol):
         """End the client's stream after the upstream closed; [] if it already ended."""
         ...
 
-    def error(self, message: str) -> list[bytes]:
-        """End the client's stream with an error event in its format; [] if it already ended."""
+    def error(self, message: str, status: int = 502) -> list[bytes]:
+        """End the client's stream with an error event in its format; [] if it already ended.
+
+        `status` picks the error type as for `error_body` (502 → api_error / server_error,
+        429 → rate_limit_error, 504 → timeout_error...).
+        """
         ...
 
 
