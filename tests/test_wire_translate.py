@@ -6,6 +6,7 @@ response models (pydantic), so a missing required field or a wrong shape fails h
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -224,7 +225,7 @@ def test_anthropic_round_trip_through_chat() -> None:
     """Anthropic → Chat → Anthropic keeps everything both formats can express."""
     back = chat_request_to_anthropic(anthropic_request_to_chat(ANTHROPIC_REQUEST))
     valid_anthropic_request(back)
-    expected = {k: v for k, v in ANTHROPIC_REQUEST.items() if k not in ("top_k",)}
+    expected = {k: v for k, v in copy.deepcopy(ANTHROPIC_REQUEST).items() if k != "top_k"}
     expected["system"] = "You are a weather bot."
     expected["tools"] = ANTHROPIC_REQUEST["tools"][:1]
     expected["messages"][2] = {
@@ -837,3 +838,23 @@ def test_dispatch() -> None:
     )
     with pytest.raises(ValueError):
         translate_request("anthropic", "responses", body)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("client", "upstream", "body"),
+    [
+        ("anthropic", "openai_chat", ANTHROPIC_REQUEST),
+        ("openai_chat", "anthropic", CHAT_REQUEST),
+        ("responses", "openai_chat", RESPONSES_REQUEST),
+        ("responses", "anthropic", RESPONSES_REQUEST),
+    ],
+)
+def test_translation_leaves_the_client_body_untouched(
+    client: Any, upstream: Any, body: dict[str, Any]
+) -> None:
+    """The proxy translates the same body again for the next candidate on failover."""
+    before = copy.deepcopy(body)
+    first = translate_request(client, upstream, body)
+    first["model"] = "changed"
+    assert body == before
+    assert translate_request(client, upstream, body) == {**first, "model": body["model"]}
