@@ -584,3 +584,9 @@ def test_yaml_duplicate_key() -> None:
 )
 def test_not_a_mapping(text: str, message: str) -> None:
     assert errors(text) == [message]
+
+
+def test_non_string_mapping_key() -> None:
+    assert errors(BASE + "model_aliases:\n  5: {target: gpt-4o}\n") == [
+        "model_aliases: key 5 must be a string (quote it)"
+    ]

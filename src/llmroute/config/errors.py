@@ -78,7 +78,12 @@ def pydantic_errors(exc: ValidationError, root: type[BaseModel], extra_keys: Ite
 
 
 def _format_one(error: Any, root: type[BaseModel], extra_keys: tuple[str, ...]) -> str:
-    loc, parent = _walk(root, tuple(error["loc"]))
+    raw_loc = tuple(error["loc"])
+    if len(raw_loc) >= 2 and raw_loc[-1] == "[key]":
+        # pydantic's loc for a bad mapping key: (..., the key, "[key]")
+        loc, _ = _walk(root, raw_loc[:-2])
+        return at(loc, f"key {raw_loc[-2]!r} must be a string (quote it)")
+    loc, parent = _walk(root, raw_loc)
     kind = error["type"]
     ctx = error.get("ctx") or {}
     given = error.get("input")
