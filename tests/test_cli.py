@@ -81,6 +81,15 @@ def test_validate_missing_env_var(tmp_path: Path) -> None:
     )
 
 
+def test_validate_allow_missing_env_warns_instead(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("model_providers:\n  - model: openai/gpt-4o\n    access_key: $LLMROUTE_TEST_UNSET_KEY\n")
+    unset = {"LLMROUTE_TEST_UNSET_KEY": None}
+    code, out, err = run("validate", "--allow-missing-env", str(path), env=unset)  # type: ignore[arg-type]
+    assert code == 0 and out.startswith("ok: ")
+    assert err == "warning: environment variable LLMROUTE_TEST_UNSET_KEY is not set (needed to serve)\n"
+
+
 def test_validate_missing_file() -> None:
     code, _, err = run("validate", "/nonexistent/llmroute.yaml")
     assert code == 1
