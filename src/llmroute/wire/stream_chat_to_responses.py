@@ -125,6 +125,9 @@ class ChatToResponsesStream:
                 text = delta.get("content")
                 if isinstance(text, str) and text:
                     out.extend(self._text(text))
+                refusal = delta.get("refusal")
+                if isinstance(refusal, str) and refusal:
+                    out.extend(self._text(refusal))  # shown as text, as the Anthropic translator does
                 for call in as_list(delta.get("tool_calls")):
                     if isinstance(call, dict):
                         out.extend(self._tool_call(call))
