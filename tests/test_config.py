@@ -590,3 +590,33 @@ def test_non_string_mapping_key() -> None:
     assert errors(BASE + "model_aliases:\n  5: {target: gpt-4o}\n") == [
         "model_aliases: key 5 must be a string (quote it)"
     ]
+
+
+def test_yaml_anchors_merge_and_x_keys() -> None:
+    loaded = load(
+        """
+        x-openai: &openai
+          access_key: $KEY
+          headers: {X-Team: blue}
+        model_providers:
+          - <<: *openai
+            model: openai/gpt-4o
+          - <<: *openai
+            model: openai/gpt-4o-mini
+            access_key: other      # overriding a merged key is not a duplicate
+        """,
+        env={"KEY": "sk-1"},
+    )
+    assert loaded.models["openai/gpt-4o"].access_key == "sk-1"
+    assert loaded.models["openai/gpt-4o"].headers == {"X-Team": "blue"}
+    assert loaded.models["openai/gpt-4o-mini"].access_key == "other"
+
+
+def test_missing_variable_in_an_anchor_is_reported_where_used() -> None:
+    assert errors(
+        """
+        x-openai: &openai {access_key: $UNSET_KEY}
+        model_providers:
+          - {<<: *openai, model: openai/gpt-4o}
+        """
+    ) == ["model_providers[0].access_key: environment variable UNSET_KEY is not set"]

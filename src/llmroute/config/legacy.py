@@ -18,6 +18,11 @@ from llmroute.config.models import Config, ModelProvider, RoutingPreference, Sel
 LEGACY_LISTENER_KEYS = ("egress_traffic",)
 
 
+def drop_extension_keys(doc: dict[str, Any]) -> dict[str, Any]:
+    """Top-level `x-` keys hold YAML anchors for reuse (`x-openai: &openai {access_key: ...}`); not settings."""
+    return {key: value for key, value in doc.items() if not key.startswith("x-")}
+
+
 def normalise_document(doc: dict[str, Any], errors: list[str], warnings: list[str]) -> dict[str, Any]:
     doc = dict(doc)
     if "llm_providers" in doc:

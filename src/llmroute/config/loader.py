@@ -38,7 +38,7 @@ def load_config_text(
     text: str, env: Mapping[str, str] | None = None, source: str = "<config>"
 ) -> LoadedConfig:
     """Validate a config given as YAML text. `source` is recorded as LoadedConfig.source_path."""
-    doc = parse_yaml(text)
+    doc = legacy.drop_extension_keys(parse_yaml(text))
     errors: list[str] = []
     warnings: list[str] = []
     doc = substitute_env(doc, os.environ if env is None else env, errors)
@@ -80,10 +80,15 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that rejects a key written twice in one mapping (PyYAML silently keeps the last)."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+    # Only keys written in this mapping count: a key that overrides one merged in with `<<: *anchor` is fine.
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str | int | float | bool):
             continue  # an unhashable key; construct_mapping reports it
@@ -91,6 +96,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
             mark = key_node.start_mark
             raise ConfigError([f"line {mark.line + 1}, column {mark.column + 1}: duplicate key '{key}'"])
         seen.add(key)
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node, deep=deep)
 
 
