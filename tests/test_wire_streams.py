@@ -328,7 +328,12 @@ def test_chat_to_anthropic_block_indexes_and_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("finish", "stop"), [("stop", "end_turn"), ("length", "max_tokens"), ("content_filter", "refusal")]
+    ("finish", "stop"),
+    [
+        ("stop", "tool_use"),  # Ollama-style "stop" after tool calls: Anthropic clients need tool_use
+        ("length", "max_tokens"),
+        ("content_filter", "refusal"),
+    ],
 )
 def test_chat_to_anthropic_stop_reasons(finish: str, stop: str) -> None:
     events = run(ChatToAnthropicStream("m"), chat_stream(finish=finish), 64)
@@ -359,7 +364,9 @@ def test_chat_to_anthropic_empty_answer_still_has_a_block() -> None:
         "message_delta",
         "message_stop",
     ]
-    assert accumulate_anthropic(events).content[0].text == ""
+    message = accumulate_anthropic(events)
+    assert message.content[0].text == ""
+    assert message.stop_reason == "end_turn"
 
 
 def test_chat_to_anthropic_upstream_error_chunk() -> None:

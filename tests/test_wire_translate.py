@@ -713,17 +713,26 @@ def test_anthropic_response_tool_only_has_null_content() -> None:
 
 
 @pytest.mark.parametrize(
-    ("finish", "stop"),
+    ("finish", "with_tools", "stop"),
     [
-        ("stop", "end_turn"),
-        ("length", "max_tokens"),
-        ("tool_calls", "tool_use"),
-        ("content_filter", "refusal"),
-        (None, "tool_use"),
+        ("stop", False, "end_turn"),
+        ("stop", True, "tool_use"),  # Ollama-style "stop" after tool calls
+        ("length", False, "max_tokens"),
+        ("length", True, "max_tokens"),
+        ("tool_calls", True, "tool_use"),
+        ("content_filter", False, "refusal"),
+        (None, True, "tool_use"),
+        (None, False, "end_turn"),
     ],
 )
-def test_chat_finish_reasons_to_anthropic(finish: str | None, stop: str) -> None:
-    resp = {**CHAT_RESPONSE, "choices": [{**CHAT_RESPONSE["choices"][0], "finish_reason": finish}]}
+def test_chat_finish_reasons_to_anthropic(finish: str | None, with_tools: bool, stop: str) -> None:
+    message = dict(CHAT_RESPONSE["choices"][0]["message"])
+    if not with_tools:
+        del message["tool_calls"]
+    resp = {
+        **CHAT_RESPONSE,
+        "choices": [{**CHAT_RESPONSE["choices"][0], "message": message, "finish_reason": finish}],
+    }
     assert chat_response_to_anthropic(resp, "m")["stop_reason"] == stop
 
 

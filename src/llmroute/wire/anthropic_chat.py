@@ -517,7 +517,9 @@ def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, An
             }
         )
     reason = choice.get("finish_reason")
-    if reason is None and any(b["type"] == "tool_use" for b in content):
+    if reason in (None, "stop") and any(b["type"] == "tool_use" for b in content):
+        # Some servers (Ollama, older vLLM) say "stop" after tool calls; Anthropic clients only
+        # run tools on stop_reason "tool_use".
         reason = "tool_calls"
     rid = resp.get("id")
     return {

@@ -183,7 +183,9 @@ class ChatToAnthropicStream:
             if self._cached_tokens:
                 usage["cache_read_input_tokens"] = self._cached_tokens
         reason = self._finish_reason
-        if reason is None and self._tool_blocks:
+        if self._tool_blocks and reason in (None, "stop"):
+            # Some servers (Ollama, older vLLM) say "stop" after tool calls; Anthropic clients
+            # only run tools on stop_reason "tool_use".
             reason = "tool_calls"
         delta = {
             "type": "message_delta",
