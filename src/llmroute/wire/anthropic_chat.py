@@ -27,7 +27,8 @@ logprobs, penalties, response_format...) are dropped rather than forwarded to a 
 reject them. Anthropic server tools (web search, bash...) have no Chat equivalent and are dropped.
 
 Responses: stop reasons end_turn/stop_sequence/pause_turn ↔ stop, max_tokens ↔ length,
-tool_use ↔ tool_calls, refusal ↔ content_filter; usage input/output_tokens ↔ prompt/completion_tokens
+tool_use ↔ tool_calls (also for a Chat "stop" that carries tool calls, as Ollama sends),
+refusal ↔ content_filter; usage input/output_tokens ↔ prompt/completion_tokens
 (Anthropic cache read/creation tokens count as prompt tokens, cache reads as `cached_tokens`).
 """
 
