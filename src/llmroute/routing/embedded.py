@@ -122,7 +122,9 @@ class EmbeddedRouter:
         # ONNX inference holds the CPU for milliseconds; keep it off the event loop.
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, self.classify_sync, list(conversation), list(routes))
+            return await loop.run_in_executor(
+                self._pool, self.classify_sync, list(conversation), list(routes)
+            )
         except RouterError:
             raise
         except Exception as exc:
@@ -332,7 +334,7 @@ def trim_text(text: str) -> str:
     words = text.split()
     if len(words) <= QUERY_HEAD_WORDS + QUERY_TAIL_WORDS:
         return " ".join(words)
-    return " ".join(words[:QUERY_HEAD_WORDS] + ["..."] + words[-QUERY_TAIL_WORDS:])
+    return " ".join([*words[:QUERY_HEAD_WORDS], "...", *words[-QUERY_TAIL_WORDS:]])
 
 
 def context_turns(conversation: Sequence[Message], user_turns: int = 3) -> list[tuple[str, str]] | None:
