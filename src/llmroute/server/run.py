@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 
 import uvicorn
 
@@ -57,7 +59,23 @@ def serve(
         os.environ["LLMROUTE_CONFIG"] = os.path.abspath(config_path)
         os.environ["LLMROUTE_LOG_FORMAT"] = log_format
         os.environ["LLMROUTE_LOG_LEVEL"] = log_level
-        uvicorn.run("llmroute.server.app:app_from_env", factory=True, workers=workers, **common)
+        # Prometheus multiprocess mode: every worker writes its samples under this directory and
+        # /metrics (on any worker) sums them. It must be set before the workers import
+        # prometheus_client, and start empty, so a fresh one is made unless the operator chose one.
+        metrics_dir = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = tempfile.mkdtemp(prefix="llmroute-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        log.info(
+            "metrics: %d workers share %s (prometheus multiprocess mode)",
+            workers,
+            os.environ["PROMETHEUS_MULTIPROC_DIR"],
+        )
+        try:
+            uvicorn.run("llmroute.server.app:app_from_env", factory=True, workers=workers, **common)
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     else:
         from llmroute.server.app import create_app
 

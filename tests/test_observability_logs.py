@@ -1,0 +1,147 @@
+"""The request log: one line per request, human or JSON, with the decision and timings, never contents or keys."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from conftest import RunningGateway
+from fakes.providers import Answer, Fail, FakeProvider
+from llmroute.observability.logs import HumanFormatter, JsonFormatter
+
+GPT = "openai/gpt-4o"
+CLAUDE = "anthropic/claude-sonnet-4"
+PROVIDER_KEY = "sk-openai-log-test-0001"
+CLIENT_KEY = "client-log-secret-9999"
+PROMPT = "please refactor my confidential function quux_frobnicate"
+
+
+class Logs:
+    """Everything the gateway logs (any logger, INFO and up), formatted by one of our formatters."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        self.stream = io.StringIO()
+        self.handler = logging.StreamHandler(self.stream)
+        self.handler.setFormatter(formatter)
+        self.handler.setLevel(logging.INFO)
+
+    def __enter__(self) -> Logs:
+        root = logging.getLogger()
+        self.level = root.level
+        root.setLevel(logging.INFO)
+        root.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self.handler)
+        root.setLevel(self.level)
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def access_json(self) -> list[dict[str, object]]:
+        entries = [orjson.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+        return [e for e in entries if e["logger"] == "llmroute.access"]
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[tuple[RunningGateway, FakeProvider, FakeProvider, FakeProvider]]:
+    with FakeProvider() as openai, FakeProvider() as anthropic, FakeProvider() as router:
+        config = f"""
+version: v0.4.0
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+model_providers:
+  - model: {GPT}
+    access_key: {PROVIDER_KEY}
+    base_url: {openai.url}
+    default: true
+  - model: {CLAUDE}
+    access_key: sk-ant-log-test
+    base_url: {anthropic.url}
+routing_preferences:
+  - name: coding
+    description: writing and debugging code
+    models: [{GPT}, {CLAUDE}]
+routing:
+  router: {{type: arch_router, base_url: {router.url}}}
+"""
+        with RunningGateway(config) as gateway:
+            yield gateway, openai, anthropic, router
+
+
+def post_chat(
+    gateway: RunningGateway, router: FakeProvider, traceparent: str | None = None
+) -> httpx.Response:
+    router.script(Answer(text='{"route": "coding"}'))
+    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": PROMPT}]},
+        headers=headers,
+    )
+
+
+def test_json_line_per_request_with_decision_attempts_and_timings(env) -> None:  # type: ignore[no-untyped-def]
+    gateway, openai, _anthropic, router = env
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with Logs(JsonFormatter()) as logs:
+        openai.script(Fail(500))
+        response = post_chat(gateway, router, f"00-{trace}-00f067aa0ba902b7-01")
+        assert response.status_code == 200, response.text
+    (entry,) = logs.access_json()
+    assert entry["level"] == "info"
+    assert entry["msg"] == "POST /v1/chat/completions 200"
+    assert entry["method"] == "POST"
+    assert entry["path"] == "/v1/chat/completions"
+    assert entry["status"] == 200
+    assert entry["route"] == "coding"
+    assert entry["model"] == CLAUDE
+    assert entry["attempts"] == 2
+    assert entry["tried"] == f"{GPT}:status_5xx,{CLAUDE}:200"
+    assert entry["router"] == "arch_router"
+    assert entry["trace_id"] == trace
+    for field in ("duration_ms", "upstream_ms", "overhead_ms", "router_ms"):
+        assert isinstance(entry[field], float) and entry[field] >= 0, field
+    assert entry["duration_ms"] >= entry["upstream_ms"]
+
+
+def test_logs_never_hold_message_contents_or_keys(env) -> None:  # type: ignore[no-untyped-def]
+    gateway, openai, anthropic, router = env
+    with Logs(JsonFormatter()) as logs:
+        openai.script(Fail(429, headers={"retry-after-ms": "10"}))
+        anthropic.script(Fail(500))
+        assert post_chat(gateway, router).status_code == 502  # failures are logged as warnings too
+        assert post_chat(gateway, router).status_code == 200
+    assert len(logs.access_json()) == 2
+    for secret in (PROMPT, "quux_frobnicate", PROVIDER_KEY, CLIENT_KEY):
+        assert secret not in logs.text
+
+
+def test_human_line_reads_as_method_path_status_then_fields(env) -> None:  # type: ignore[no-untyped-def]
+    gateway, _openai, _anthropic, router = env
+    with Logs(HumanFormatter()) as logs:
+        assert post_chat(gateway, router).status_code == 200
+    (line,) = [line for line in logs.text.splitlines() if "llmroute.access" in line]
+    assert "llmroute.access: POST /v1/chat/completions 200 route=coding" in line
+    assert f"model={GPT}" in line
+    assert " attempts=1 " in line
+    assert "trace_id=" in line
+    assert "method=" not in line  # already in the message
+    assert PROMPT not in logs.text
+
+
+def test_probes_log_only_at_debug(env) -> None:  # type: ignore[no-untyped-def]
+    gateway, *_ = env
+    with Logs(JsonFormatter()) as logs:
+        assert httpx.get(gateway.url + "/healthz").status_code == 200
+        assert httpx.get(gateway.url + "/metrics").status_code == 200
+    assert logs.access_json() == []
