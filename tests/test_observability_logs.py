@@ -56,7 +56,7 @@ def env() -> Iterator[tuple[RunningGateway, FakeProvider, FakeProvider, FakeProv
     with FakeProvider() as openai, FakeProvider() as anthropic, FakeProvider() as router:
         config = f"""
 version: v0.4.0
-listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 30s}}]
 model_providers:
   - model: {GPT}
     access_key: {PROVIDER_KEY}
@@ -70,7 +70,7 @@ routing_preferences:
     description: writing and debugging code
     models: [{GPT}, {CLAUDE}]
 routing:
-  router: {{type: arch_router, base_url: {router.url}}}
+  router: {{type: arch_router, base_url: {router.url}, timeout_ms: 30000}}
 """
         with RunningGateway(config) as gateway:
             yield gateway, openai, anthropic, router

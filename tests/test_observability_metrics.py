@@ -69,7 +69,7 @@ def env() -> Iterator[Env]:
     with FakeProvider() as openai, FakeProvider() as anthropic, FakeProvider() as router:
         config = f"""
 version: v0.4.0
-listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 30s}}]
 model_providers:
   - model: {GPT}
     access_key: sk-openai-metrics-test
@@ -87,7 +87,7 @@ model_metrics_sources:
     url: http://127.0.0.1:{closed_port}/costs
     refresh_interval: 60
 routing:
-  router: {{type: arch_router, base_url: {router.url}}}
+  router: {{type: arch_router, base_url: {router.url}, timeout_ms: 30000}}
 """
         with RunningGateway(config) as gateway:
             yield Env(gateway, openai, anthropic, router)

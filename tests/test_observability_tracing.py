@@ -35,7 +35,7 @@ TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$")
 def gateway_config(openai: FakeProvider, anthropic: FakeProvider, router: FakeProvider, tracing: str) -> str:
     return f"""
 version: v0.4.0
-listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 30s}}]
 model_providers:
   - model: {GPT}
     access_key: sk-openai-trace-test
@@ -49,7 +49,7 @@ routing_preferences:
     description: writing and debugging code
     models: [{GPT}, {CLAUDE}]
 routing:
-  router: {{type: arch_router, base_url: {router.url}}}
+  router: {{type: arch_router, base_url: {router.url}, timeout_ms: 30000}}
 {tracing}
 """
 

@@ -17,7 +17,7 @@ from conftest import free_port, wait_for_port
 
 CONFIG = """
 version: v0.4.0
-listeners: [{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}]
+listeners: [{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 30s}]
 model_providers:
   - model: echo/fast
     default: true
