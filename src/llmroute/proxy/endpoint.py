@@ -42,7 +42,7 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
         watcher = asyncio.create_task(cancel_on_disconnect(request.receive, handler))
         try:
             return await gateway.proxy.forward(
-                fmt, body, decision, request.headers, trace_id_for(request), request.url.path, started
+                fmt, body, decision, request.headers, trace_id_for(request), request.scope["path"], started
             )
         except ClientRequestError as exc:
             raise ApiError(exc.status, exc.message) from None

@@ -26,6 +26,7 @@ from llmroute.observability.trace_context import format_traceparent, new_span_id
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
+from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
 from llmroute.proxy.streams import pipe_same_format, pipe_translated
 from llmroute.proxy.targets import Target, TargetError, Targets
@@ -189,7 +190,7 @@ class Proxy:
                             "stream_reset", "the upstream ended the stream without sending anything"
                         )
                     waited = time.perf_counter() - sent
-                    metrics.UPSTREAM_TTFT.labels(model=model).observe(waited)
+                    model_metrics(model).ttft.observe(waited)
                     tried.finish(None, reply.status, stream=True)
                     # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
                     return self._stream(
@@ -198,7 +199,7 @@ class Proxy:
                 else:
                     data = await reply.read()
                     waited = time.perf_counter() - sent
-                    metrics.UPSTREAM_LATENCY.labels(model=model).observe(waited)
+                    model_metrics(model).latency.observe(waited)
                     tried.finish(None, reply.status)
                     return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
             except UpstreamError as exc:
@@ -307,7 +308,7 @@ class Proxy:
         model = target.model
 
         def on_end(usage: Usage | None, error: str | None) -> None:
-            metrics.UPSTREAM_LATENCY.labels(model=model).observe(time.perf_counter() - sent)
+            model_metrics(model).latency.observe(time.perf_counter() - sent)
             if error is not None:
                 metrics.UPSTREAM_ERRORS.labels(model=model, error="stream_reset").inc()
                 log.warning("upstream %s stream ended with an error: %s", model, error)
@@ -325,9 +326,9 @@ class Proxy:
     def _count_tokens(model: str, usage: Usage | None) -> None:
         if usage is not None:
             if usage.input_tokens:
-                metrics.TOKENS.labels(model=model, kind="input").inc(usage.input_tokens)
+                model_metrics(model).input_tokens.inc(usage.input_tokens)
             if usage.output_tokens:
-                metrics.TOKENS.labels(model=model, kind="output").inc(usage.output_tokens)
+                model_metrics(model).output_tokens.inc(usage.output_tokens)
 
 
 def cooldown_seconds(headers: Mapping[str, str]) -> float:

@@ -150,6 +150,10 @@ def routes() -> list[Route]:
     from llmroute.ranking.admin import metrics_models_endpoint
 
     table = [
+        # The proxy endpoints first: they are the hot path and Starlette matches routes in order.
+        Route("/v1/chat/completions", proxy_endpoint("openai_chat"), methods=["POST"]),
+        Route("/v1/messages", proxy_endpoint("anthropic"), methods=["POST"]),
+        Route("/v1/responses", proxy_endpoint("responses"), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
@@ -158,9 +162,6 @@ def routes() -> list[Route]:
         Route("/routing/v1/chat/completions", decision_endpoint("openai_chat"), methods=["POST"]),
         Route("/routing/v1/messages", decision_endpoint("anthropic"), methods=["POST"]),
         Route("/routing/v1/responses", decision_endpoint("responses"), methods=["POST"]),
-        Route("/v1/chat/completions", proxy_endpoint("openai_chat"), methods=["POST"]),
-        Route("/v1/messages", proxy_endpoint("anthropic"), methods=["POST"]),
-        Route("/v1/responses", proxy_endpoint("responses"), methods=["POST"]),
     ]
     return table
 
