@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import Any
 
 from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,10 @@ class ObservabilityMiddleware:
         # Metric labels are the paths we serve; anything else is "other" (bounded cardinality).
         self.endpoints = frozenset(endpoints)
         self.tracing = tracing
+        # Labelled metric children, looked up once per (endpoint, status): `.labels()` takes a lock
+        # and sorts its arguments, which is most of the middleware's cost on a hot path.
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._histograms: dict[str, tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,9 +83,20 @@ class ObservabilityMiddleware:
         upstream = record.upstream_seconds(ended)
         overhead = max(answered - record.started - record.upstream_seconds(answered), 0.0)
         endpoint = record.endpoint
-        metrics.REQUESTS.labels(endpoint=endpoint, status=str(record.status)).inc()
-        metrics.REQUEST_DURATION.labels(endpoint=endpoint).observe(total)
-        metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint).observe(overhead)
+        counter = self._counters.get((endpoint, record.status))
+        if counter is None:
+            counter = metrics.REQUESTS.labels(endpoint=endpoint, status=str(record.status))
+            self._counters[(endpoint, record.status)] = counter
+        histograms = self._histograms.get(endpoint)
+        if histograms is None:
+            histograms = (
+                metrics.REQUEST_DURATION.labels(endpoint=endpoint),
+                metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint),
+            )
+            self._histograms[endpoint] = histograms
+        counter.inc()
+        histograms[0].observe(total)
+        histograms[1].observe(overhead)
         if span is not None and self.tracing is not None:
             self.tracing.finish_request(span, record, overhead)
         log_request(record, total, upstream, overhead, quiet=record.path in QUIET_PATHS)
