@@ -6,6 +6,7 @@ Everything here is built once at startup (and at reload); request handlers only 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from llmroute.config.resolved import LoadedConfig
@@ -51,6 +52,7 @@ class Gateway:
         if self.metrics is not None:
             await self.metrics.start()
             self.metrics.warn_missing(self.config.routes)
+        freeze_startup_objects()
 
     async def stop(self) -> None:
         await self.proxy.stop()
@@ -67,3 +69,14 @@ class Gateway:
             "router": self.router_ready,
             "metric_sources": self.metrics is None or self.metrics.ready,
         }
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up out of the garbage collector's sight.
+
+    The config, the router's model and tokenizer tables and the imported modules live as long as
+    the process; without this every full collection walks them again while requests wait. Measured
+    with `make bench`: about 15% less CPU per proxied request (docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
