@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from conftest import RunningGateway, free_port
-from fakes.providers import Answer, DropMidStream, Fail, FakeProvider, Hang, wait_until
+from fakes.providers import Answer, DropMidStream, ErrorEvent, Fail, FakeProvider, Hang, wait_until
 from fakes.sse import json_events, stream_text
 
 PRIMARY_KEY = "sk-primary-secret-7777"
@@ -231,6 +231,22 @@ def test_stream_timeout_before_the_first_byte_fails_over(setup: Setup) -> None:
     response = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": True})
     assert response.status_code == 200
     assert response.headers["x-llmroute-model"] == "anthropic/backup"
+
+
+def test_stream_that_opens_with_an_error_event_fails_over(setup: Setup) -> None:
+    setup.primary.script(ErrorEvent("model overloaded"))
+    response = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert response.headers["x-llmroute-model"] == "anthropic/backup"
+    assert stream_text("openai_chat", response.text) == TEXT
+    assert "error" not in response.text
+    # The same for an Anthropic provider's overloaded_error, with nowhere left to go: a 502 naming it.
+    setup.primary.script(Fail(500))
+    setup.backup.script(ErrorEvent("Overloaded"))
+    failed = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert failed.status_code == 502
+    assert (
+        "anthropic/backup: the stream opened with an error: Overloaded" in failed.json()["error"]["message"]
+    )
 
 
 def test_dropped_stream_ends_with_an_error_event_same_format(setup: Setup) -> None:

@@ -10,7 +10,7 @@ By default each request gets a normal answer (`Answer()`); `script(...)` queues 
 the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
 with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
 `DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
-response).
+response), `ErrorEvent(message)` (a 200 stream that opens with an error event).
 """
 
 from __future__ import annotations
@@ -55,7 +55,14 @@ class DropMidStream:
     after: int = 2  # events sent before the connection is cut
 
 
-Behaviour = Answer | Fail | Hang | DropMidStream
+@dataclass
+class ErrorEvent:
+    """A 200 stream whose first event is an error (Anthropic sends overloaded_error this way)."""
+
+    message: str = "Overloaded"
+
+
+Behaviour = Answer | Fail | Hang | DropMidStream | ErrorEvent
 
 
 @dataclass
@@ -396,6 +403,13 @@ class FakeProvider:
                     return web.Response(status=499)
                 await asyncio.sleep(0.01)
             return web.json_response(chat_completion(Answer(), model))
+        if isinstance(behaviour, ErrorEvent):
+            if kind == "anthropic":
+                error = {"type": "error", "error": {"type": "overloaded_error", "message": behaviour.message}}
+                event = sse(error, "error")
+            else:
+                event = sse({"error": {"message": behaviour.message, "type": "server_error", "code": None}})
+            return web.Response(body=event, status=200, content_type="text/event-stream")
         answer = behaviour if isinstance(behaviour, Answer) else Answer()
         if not body.get("stream"):
             if kind == "anthropic":

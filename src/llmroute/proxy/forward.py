@@ -28,7 +28,7 @@ from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
-from llmroute.proxy.streams import pipe_same_format, pipe_translated
+from llmroute.proxy.streams import opening_error, pipe_same_format, pipe_translated
 from llmroute.proxy.targets import Target, TargetError, Targets
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
@@ -189,6 +189,11 @@ class Proxy:
                         raise UpstreamError(
                             "stream_reset", "the upstream ended the stream without sending anything"
                         )
+                    opening = opening_error(first)
+                    if opening is not None:
+                        # Nothing has reached the client yet, so an error that opens the stream
+                        # (Anthropic's overloaded_error arrives this way, after a 200) still fails over.
+                        raise UpstreamError("stream_error", f"the stream opened with an error: {opening}")
                     waited = time.perf_counter() - sent
                     model_metrics(model).ttft.observe(waited)
                     tried.finish(None, reply.status, stream=True)

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import redact, stream_error_event
 from llmroute.proxy.replies import Reply
-from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage
+from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage, error_message_from
 from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.proxy")
@@ -45,6 +45,18 @@ def event_boundary(data: bytes) -> int:
     if crlf >= 0 and crlf + 4 > cut:
         cut = crlf + 4
     return cut
+
+
+_ERROR_OPENINGS = (b"event: error", b'data: {"error"', b'data: {"type":"error"', b'data: {"type": "error"')
+
+
+def opening_error(first: bytes) -> str | None:
+    """The message when a stream's first event is an error event (a cheap prefix test), else None."""
+    head = first.lstrip()
+    if not head.startswith(_ERROR_OPENINGS):
+        return None
+    events = SSEDecoder().feed(first)
+    return error_message_from(events[0].data) if events else "error event"
 
 
 def ended_properly(fmt: ClientFormat, last: SSEEvent | None) -> bool:
