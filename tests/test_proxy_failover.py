@@ -79,6 +79,13 @@ def test_decision_and_proxy_agree(setup: Setup) -> None:
     assert len(setup.primary.requests) == 1 and not setup.backup.requests
 
 
+def test_upstream_connections_are_kept_alive(setup: Setup) -> None:
+    for stream in (False, True, False, True):
+        response = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": stream})
+        assert response.status_code == 200
+    assert len({r.peer_port for r in setup.primary.requests}) == 1
+
+
 def test_429_fails_over_and_cools_the_model_down(setup: Setup) -> None:
     setup.primary.script(Fail(429, headers={"Retry-After": "30"}))
     cooldowns = metric("llmroute_cooldowns_total", model="openai/primary")

@@ -71,6 +71,7 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: dict[str, Any]
+    peer_port: int = 0  # the gateway's side of the TCP connection (same port = a reused connection)
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
@@ -373,10 +374,10 @@ class FakeProvider:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             body = {"_unparsed": raw.decode("utf-8", "replace")}
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        headers = {k.lower(): v for k, v in request.headers.items()}
         self.requests.append(
-            Received(
-                request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body
-            )
+            Received(request.path, dict(request.query), headers, body, peer[1] if peer else 0)
         )
         path = request.path
         if path.endswith("/messages"):

@@ -26,6 +26,9 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         gateway = gateway_of(request)
         body = await read_json(request, gateway.max_body_bytes)
+        governance = gateway.governance  # keys, limits, guardrails; None when none is configured
+        if governance is not None:
+            body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
             decision = await gateway.decisions.decide(body, conversation, session_id_from(request.headers))
@@ -40,10 +43,15 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
         handler = asyncio.current_task()
         assert handler is not None
         watcher = asyncio.create_task(cancel_on_disconnect(request.receive, handler))
+        ticket = None
         try:
-            return await gateway.proxy.forward(
+            if governance is not None:
+                decision, ticket = await governance.admit(request.scope, fmt, body, decision)
+            response = await gateway.proxy.forward(
                 fmt, body, decision, request.headers, trace_id_for(request), request.scope["path"], started
             )
+            # The ticket (rate-limit budget, concurrency slot) is settled once the response is sent.
+            return response if ticket is None else ticket.bind(response)
         except ClientRequestError as exc:
             raise ApiError(exc.status, exc.message) from None
         except asyncio.CancelledError:
@@ -53,6 +61,8 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
             raise
         finally:
             watcher.cancel()
+            if ticket is not None:
+                ticket.abandon()  # no-op once bound to the response
 
     return endpoint
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
@@ -309,7 +310,7 @@ class Proxy:
         headers: dict[str, str],
         secrets: tuple[str, ...],
         sent: float,
-    ) -> StreamingResponse:
+    ) -> UpstreamStreamResponse:
         model = target.model
 
         def on_end(usage: Usage | None, error: str | None) -> None:
@@ -325,7 +326,7 @@ class Proxy:
         else:
             content = pipe_translated(translator, reply, first, chunks, secrets, on_end)
         headers = {**headers, **SSE_HEADERS, "x-llmroute-model": model}
-        return StreamingResponse(content, status_code=200, media_type="text/event-stream", headers=headers)
+        return UpstreamStreamResponse(reply, content, media_type="text/event-stream", headers=headers)
 
     @staticmethod
     def _count_tokens(model: str, usage: Usage | None) -> None:
@@ -334,6 +335,21 @@ class Proxy:
                 model_metrics(model).input_tokens.inc(usage.input_tokens)
             if usage.output_tokens:
                 model_metrics(model).output_tokens.inc(usage.output_tokens)
+
+
+class UpstreamStreamResponse(StreamingResponse):
+    """A streaming response that always lets go of its upstream connection, even when the client
+    left before the body started (then the pipe generator never runs, nor its `finally`)."""
+
+    def __init__(self, reply: Reply, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.reply.close()
 
 
 def cooldown_seconds(headers: Mapping[str, str]) -> float:
