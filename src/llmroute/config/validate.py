@@ -15,7 +15,7 @@ from llmroute.providers.registry import NEEDS_BASE_URL, PROVIDERS
 from llmroute.routing.types import Route
 
 MIN_TOP_LEVEL_PREFERENCES_VERSION = (0, 4, 0)
-_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+][0-9A-Za-z.-]+)?$")
 
 # Seed 003's startup errors, word for word.
 CHEAPEST_NEEDS_COST = (
