@@ -307,6 +307,10 @@ def test_versions_compare_as_versions_not_strings() -> None:
     prefs = "routing_preferences:\n  - {name: code, description: writing code, models: [openai/gpt-4o]}\n"
     assert load(BASE.replace("v0.4.0", "v0.10.0") + prefs).routes[0].name == "code"
     assert load(BASE.replace("v0.4.0", "v1.0") + prefs).routes
+    assert load(BASE.replace("v0.4.0", "v0.4.1-rc1") + prefs).routes
+    assert errors(BASE.replace("v0.4.0", "0.3") + prefs) == [
+        "routing_preferences: top-level routing_preferences requires version v0.4.0 or above"
+    ]
     # no version: the current format (seed 001 has none)
     assert load(BASE.replace("version: v0.4.0", "") + prefs).routes
 

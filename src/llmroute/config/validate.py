@@ -30,7 +30,7 @@ VERSION_GATE = "top-level routing_preferences requires version v0.4.0 or above"
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
-    """ "v0.4.0" -> (0, 4, 0); "0.4" -> (0, 4, 0); None when it is not a version."""
+    """A version as a comparable tuple, or None: v0.4.0 and 0.4 -> (0, 4, 0); v0.5.0-rc1 -> (0, 5, 0)."""
     match = _VERSION.match(text.strip())
     if not match:
         return None
