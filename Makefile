@@ -5,9 +5,8 @@ BIN := $(VENV)/bin
 # Re-install when pyproject.toml changes (new dependency, new entry point).
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-BENCH_ARGS ?=
 
-.PHONY: run test lint fmt venv system-deps bench bench-soak clean bench bench-soak
+.PHONY: run test lint fmt venv system-deps bench bench-soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -52,14 +51,6 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-
-## bench: gateway overhead, direct vs llmroute vs LiteLLM (bench/proxy_bench.py; JSON in bench/results/)
-bench: $(STAMP)
-	$(BIN)/python bench/proxy_bench.py $(BENCH_ARGS)
-
-## bench-soak: resident memory of a gateway over 100k requests
-bench-soak: $(STAMP)
-	$(BIN)/python bench/proxy_bench.py --soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
