@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmroute.governance import schema as governance
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -258,6 +260,19 @@ class Config(Strict):
     model_metrics_sources: list[MetricsSource] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
     tracing: Tracing | None = None
+    # Governance (docs/governance.md): gateway API keys, rate limits, guardrails, limits, shared state.
+    auth: governance.Auth | None = None
+    rate_limits: governance.RateLimits | None = None
+    guardrails: governance.Guardrails | None = None
+    limits: governance.Limits | None = None
+    shared_state: governance.SharedState | None = None
+
+    @model_validator(mode="after")
+    def _governance_cross_check(self) -> Config:
+        errors = governance.cross_check(self.auth, self.rate_limits, self.shared_state)
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
 
     @property
     def listener(self) -> Listener:

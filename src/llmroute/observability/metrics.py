@@ -80,3 +80,29 @@ METRIC_SOURCE_LAST_SUCCESS = Gauge(
     # With several workers (each refreshes on its own) report the most recent one.
     multiprocess_mode="max",
 )
+
+# --- governance (governance/, docs/governance.md) ---------------------------------------------------
+
+AUTH_FAILURES = Counter(
+    "llmroute_auth_failures_total", "Requests refused by gateway API key checks", ["reason"]
+)  # reason: missing|invalid|model_not_allowed
+RATE_LIMITED = Counter(
+    "llmroute_rate_limited_total", "Requests refused by a rate limit rule", ["rule", "kind"]
+)  # kind: requests|tokens
+SHARED_STATE_ERRORS = Counter(
+    "llmroute_shared_state_errors_total",
+    "Shared state (Redis) calls that failed or timed out, and what the gateway did instead",
+    ["operation", "outcome"],
+)  # operation: rate_limit|cooldown; outcome: allowed|denied|local
+GUARDRAIL_DECISIONS = Counter(
+    "llmroute_guardrail_decisions_total", "Guardrail outcomes", ["guardrail", "stage", "action"]
+)  # stage: request|response; action: pass|redact|block|error_allow|error_deny
+CAPACITY_REJECTIONS = Counter(
+    "llmroute_capacity_rejections_total", "Requests refused because max_concurrent_upstream stayed full"
+)
+CLIENT_CUTOFFS = Counter(
+    "llmroute_client_cutoffs_total",
+    "Connections closed because the client was too slow or too big",
+    ["reason"],
+)  # reason: header_timeout|body_timeout|header_too_large
+CONFIG_RELOADS = Counter("llmroute_config_reloads_total", "Config reloads", ["result"])  # ok|error

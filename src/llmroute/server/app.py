@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.governance.auth import AuthMiddleware
 from llmroute.observability.logs import configure_logging
 from llmroute.observability.metrics_endpoint import metrics_endpoint
 from llmroute.observability.middleware import ObservabilityMiddleware
@@ -107,11 +108,16 @@ def decision_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         gateway = gateway_of(request)
         body = await read_json(request, gateway.max_body_bytes)
+        governance = gateway.governance  # keys, guardrails; None when none is configured
+        if governance is not None:
+            body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
             decision = await gateway.decisions.decide(body, conversation, session_id_from(request.headers))
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
+        if governance is not None:
+            decision = governance.authorize(request.scope, decision)
         trace_id = trace_id_for(request)
         return json_response(decision_payload(decision, trace_id))
 
@@ -183,7 +189,9 @@ def create_app(config: LoadedConfig) -> Starlette:
         lifespan=lifespan,
         # Metrics, trace ids, spans and the request log line for every request (observability/).
         middleware=[
-            Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing)
+            Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing),
+            # Gateway API keys (governance/auth.py): passes requests straight on when `auth` is not configured.
+            Middleware(AuthMiddleware),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected_error},
     )

@@ -10,6 +10,7 @@ import gc
 import logging
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.governance.service import Governance, build_governance
 from llmroute.observability.tracing import Tracing, build_tracing
 from llmroute.proxy.forward import Proxy
 from llmroute.ranking.store import MetricsStore
@@ -33,7 +34,10 @@ class Gateway:
         sources = config.raw.model_metrics_sources
         self.metrics: MetricsStore | None = MetricsStore(sources) if sources else None
         self.decisions = DecisionService(config, self.router, self.sessions, self.metrics)
-        self.max_body_bytes = MAX_BODY_BYTES
+        limits = config.raw.limits
+        self.max_body_bytes = limits.max_body_bytes if limits is not None else MAX_BODY_BYTES
+        # Gateway keys, rate limits, guardrails (governance/): None when none is configured.
+        self.governance: Governance | None = build_governance(config)
         # Upstream HTTP pool, provider targets and 429 cooldowns for /v1/* (the pool opens in start()).
         self.proxy = Proxy(config)
         self.router_ready = False
@@ -49,6 +53,8 @@ class Gateway:
             await asyncio.to_thread(warm, self.config.routes)
         self.router_ready = True
         await self.proxy.start()
+        if self.governance is not None:
+            await self.governance.start()
         if self.metrics is not None:
             await self.metrics.start()
             self.metrics.warn_missing(self.config.routes)
@@ -56,6 +62,8 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.proxy.stop()
+        if self.governance is not None:
+            await self.governance.stop()
         if self.metrics is not None:
             await self.metrics.stop()
         await self.sessions.aclose()

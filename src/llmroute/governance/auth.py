@@ -1,0 +1,106 @@
+"""Gateway API keys: who is calling, and may they (the `auth` config section).
+
+A client sends its gateway key the way its SDK sends a provider key: `Authorization: Bearer <key>`
+(OpenAI SDKs), `x-api-key: <key>` (Anthropic SDKs) or `api-key: <key>` (Azure). Keys are held as
+SHA-256 digests, so a lookup never compares secrets byte by byte (no timing side channel) and the
+plain keys are not kept around. A missing or unknown key is a 401 in the client's API format; the
+presented key is never echoed or logged.
+
+`AuthMiddleware` is a plain ASGI middleware that reads the *current* gateway on every request (so
+a config reload can turn auth on, off or change the keys); with no `auth` section it only passes
+the request on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from llmroute.governance.schema import Auth, GatewayKey, model_pattern_matches
+from llmroute.observability import metrics
+from llmroute.server.errors import error_response, format_for_path
+
+log = logging.getLogger("llmroute.governance")
+
+# Where the middleware leaves the caller's key for the endpoints (Starlette's `request.state`).
+STATE_KEY = "llmroute_gateway_key"
+
+MISSING = "Missing API key: send your gateway key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
+INVALID = "Invalid API key"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key the client sent (raw ASGI headers): Bearer token, then x-api-key, then api-key."""
+    bearer = x_api_key = api_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+        elif name == b"x-api-key":
+            x_api_key = value.decode("latin-1").strip()
+        elif name == b"api-key":
+            api_key = value.decode("latin-1").strip()
+    return bearer or x_api_key or api_key or None
+
+
+class KeyTable:
+    def __init__(self, auth: Auth) -> None:
+        self._by_digest: dict[bytes, GatewayKey] = {_digest(k.key): k for k in auth.keys}
+        self.open_paths = frozenset(auth.open_paths)
+        # Every configured key, to scrub from anything echoed.
+        self.secrets: tuple[str, ...] = tuple(k.key for k in auth.keys)
+
+    def lookup(self, presented: str) -> GatewayKey | None:
+        return self._by_digest.get(_digest(presented))
+
+
+def model_allowed(key: GatewayKey, model: str) -> bool:
+    if key.allowed_models is None:
+        return True
+    return any(model_pattern_matches(pattern, model) for pattern in key.allowed_models)
+
+
+def caller_key(scope: Scope) -> GatewayKey | None:
+    """The gateway key the middleware accepted for this request (None when auth is off)."""
+    state = scope.get("state")
+    return state.get(STATE_KEY) if state else None
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        governance = scope["app"].state.gateway.governance
+        keys = governance.keys if governance is not None else None
+        if keys is None or scope["path"] in keys.open_paths:
+            await self.app(scope, receive, send)
+            return
+        presented = presented_key(scope["headers"])
+        key = keys.lookup(presented) if presented else None
+        if key is None:
+            reason = "missing" if presented is None else "invalid"
+            metrics.AUTH_FAILURES.labels(reason=reason).inc()
+            log.info("auth: refused %s %s (%s key)", scope["method"], scope["path"], reason)
+            response = error_response(
+                format_for_path(scope["path"]),
+                401,
+                MISSING if presented is None else INVALID,
+                "invalid_api_key",
+                {"WWW-Authenticate": 'Bearer realm="llmroute"'},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})[STATE_KEY] = key
+        await self.app(scope, receive, send)
