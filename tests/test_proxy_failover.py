@@ -224,6 +224,27 @@ def test_client_error_is_reshaped_for_another_format(setup: Setup) -> None:
     }
 
 
+def test_redirect_is_a_failure_not_an_answer(setup: Setup) -> None:
+    setup.primary.script(Fail(302, body=b"", headers={"Location": "http://elsewhere.example/"}))
+    response = setup.http.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 200
+    assert response.headers["x-llmroute-model"] == "anthropic/backup"
+
+
+def test_responses_state_goes_natively_to_openai_and_skips_other_fallbacks(setup: Setup) -> None:
+    body = {"model": "x", "input": "and then?", "previous_response_id": "resp_123"}
+    ok = setup.http.post("/v1/responses", json=body)
+    assert ok.status_code == 200
+    assert setup.primary.last.path == "/v1/responses"
+    assert setup.primary.last.body["previous_response_id"] == "resp_123"
+    # The Anthropic fallback cannot take a stateful Responses request: it is skipped, and said so.
+    setup.primary.script(Fail(500))
+    failed = setup.http.post("/v1/responses", json=body)
+    assert failed.status_code == 502
+    assert "anthropic/backup: 'previous_response_id' is not supported" in failed.json()["error"]["message"]
+    assert not setup.backup.requests
+
+
 def test_stream_fails_over_before_the_first_byte(setup: Setup) -> None:
     setup.primary.script(Fail(500))
     response = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": True})

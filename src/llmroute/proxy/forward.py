@@ -170,7 +170,15 @@ class Proxy:
                 continue
             secrets = self.targets.secrets + ((key,) if key and target.passthrough_auth else ())
             upstream, url = upstream_route(fmt, target)
-            payload = self.payload(fmt, upstream, target, body)
+            try:
+                payload = self.payload(fmt, upstream, target, body)
+            except ClientRequestError as exc:
+                if not attempts:
+                    raise  # the request cannot go to the model chosen for it: the client's 400
+                # A fallback candidate that cannot take this request (e.g. a Responses request with
+                # previous_response_id on a provider without the Responses API): skip it.
+                attempts.append(Attempt(model, "untranslatable", exc.message))
+                continue
             # Observability: the attempt's own traceparent (its span id), its timing and outcome.
             tried = start_attempt(model, trace_id)
             headers = self.headers(target, upstream, client_headers, tried.traceparent, key)
@@ -180,6 +188,9 @@ class Proxy:
                 reply = await self.send(target, url, headers, payload)
                 if reply.status == 429 or reply.status >= 500:
                     attempt = await self._retryable_status(model, reply, secrets)
+                elif reply.status < 200 or 300 <= reply.status < 400:
+                    reply.close()  # redirects are not followed: a provider moved is a broken provider
+                    raise UpstreamError("bad_response", f"unexpected HTTP {reply.status} from the provider")
                 elif reply.status >= 400:
                     tried.finish("status_4xx", reply.status)
                     return await self._client_error(fmt, upstream, target, reply, secrets, base_headers)

@@ -1,4 +1,4 @@
-"""An upstream's answer, whoever produced it: an HTTP provider (aiohttp) or the in-process echo.
+"""An upstream's answer, whoever produced it: an HTTP provider (providers.http1) or the in-process echo.
 
 The proxy only needs the status, a header or two, the whole body or its chunks as they arrive,
 and a way to let go of the connection. Transport failures surface as `UpstreamError`.
@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-import aiohttp
-
-from llmroute.providers.client import UpstreamError, describe, read_body
+from llmroute.providers.client import read_body, upstream_error
 from llmroute.providers.echo import echo_completion, echo_stream
+from llmroute.providers.http1 import Http1Error, Http1Response
 
 
 class Reply(Protocol):
@@ -31,7 +30,7 @@ class Reply(Protocol):
 class HttpReply:
     __slots__ = ("_response", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: Http1Response) -> None:
         self._response = response
         self.status = response.status
 
@@ -44,22 +43,18 @@ class HttpReply:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Bytes as they arrive (no re-chunking: whatever the socket gave us)."""
-        content = self._response.content
+        response = self._response
         while True:
             try:
-                chunk = await content.readany()
-            except TimeoutError:
-                raise UpstreamError("timeout", "the stream stalled (read timeout)") from None
-            except aiohttp.ClientError as exc:
-                raise UpstreamError(
-                    "stream_reset", f"the connection broke mid-stream: {describe(exc)}"
-                ) from None
+                chunk = await response.read_chunk()
+            except Http1Error as exc:
+                raise upstream_error(exc) from None
             if not chunk:
                 return
             yield chunk
 
     def close(self) -> None:
-        # close(), not release(): an unfinished stream must not go back to the pool.
+        # A finished response returns its connection to the pool; an unfinished one closes it.
         self._response.close()
 
 
