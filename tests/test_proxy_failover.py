@@ -302,6 +302,18 @@ def test_dropped_stream_ends_with_an_error_event_translated(setup: Setup) -> Non
     assert "upstream stream failed" in events[-1][1]["error"]["message"]
 
 
+def test_stalled_stream_ends_with_an_error_event_after_the_read_timeout(setup: Setup) -> None:
+    setup.primary.script(Answer(text="slow words here", delay=3))  # 3s between events, timeout is 1s
+    body = {"model": "x", "input": "hi", "stream": True}
+    response = setup.http.post("/v1/responses", json=body)
+    assert response.status_code == 200
+    events = json_events(response.text)
+    assert events[0][0] == "response.created"
+    assert events[-1][0] == "error"
+    assert events[-1][1]["message"].startswith("upstream stream failed")
+    assert [name for name, _ in events].count("response.output_text.delta") < 3  # it did not finish
+
+
 def test_dropped_anthropic_stream_passthrough_ends_with_error_event(setup: Setup) -> None:
     setup.primary.script(Fail(500))
     setup.backup.script(DropMidStream(after=3))
