@@ -16,19 +16,27 @@ endpoints call, in order:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Scope
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.governance.auth import KeyTable, caller_key, model_allowed
+from llmroute.governance.limits import ConcurrencyGate
+from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
+from llmroute.governance.shared import RedisCooldowns, SharedRedis
 from llmroute.observability import metrics
+from llmroute.proxy.cooldown import CooldownStore
+from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.errors import ApiError
-from llmroute.wire import ClientFormat
+from llmroute.wire import ClientFormat, SSEDecoder
+from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.governance")
 
@@ -37,12 +45,40 @@ class Governance:
     def __init__(self, config: LoadedConfig) -> None:
         raw = config.raw
         self.keys: KeyTable | None = KeyTable(raw.auth) if raw.auth is not None else None
+        shared = raw.shared_state
+        self.shared: SharedRedis | None = (
+            SharedRedis(shared) if shared is not None and shared.type == "redis" else None
+        )
+        # Failover cooldowns for the proxy: shared through Redis when configured (else the proxy's own).
+        self.cooldowns: CooldownStore | None = (
+            RedisCooldowns(self.shared) if self.shared is not None else None
+        )
+        rules = compile_rules(raw.rate_limits, raw.auth)
+        self.limiter: RateLimiter | None = None
+        if rules:
+            buckets = RedisBuckets(self.shared) if self.shared is not None else MemoryBuckets()
+            self.limiter = RateLimiter(rules, buckets, raw.rate_limits)
+        limits = raw.limits
+        self.gate: ConcurrencyGate | None = None
+        if limits is not None and limits.max_concurrent_upstream is not None:
+            self.gate = ConcurrencyGate(limits.max_concurrent_upstream, limits.queue_timeout)
+        # Corrections still being written to the rate-limit store (kept so they are not collected).
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @property
+    def active(self) -> bool:
+        """Whether any of it has work to do per request (or state to share)."""
+        parts = (self.keys, self.shared, self.limiter, self.gate)
+        return any(part is not None for part in parts)
 
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        pass
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=2.0)
+        if self.shared is not None:
+            await self.shared.aclose()
 
     # --- request hooks ---------------------------------------------------------------------------
 
@@ -72,21 +108,101 @@ class Governance:
     async def admit(
         self, scope: Scope, fmt: ClientFormat, body: dict[str, Any], decision: Decision
     ) -> tuple[Decision, Ticket | None]:
-        return self.authorize(scope, decision), None
+        """Authorize, take a concurrency slot, take the rate-limit budget. Raises ApiError 403/429/503."""
+        decision = self.authorize(scope, decision)
+        if self.gate is None and self.limiter is None:
+            return decision, None
+        if self.gate is not None:
+            await self.gate.acquire()
+        reservation: Reservation | None = None
+        try:
+            if self.limiter is not None:
+                key = caller_key(scope)
+                models, reservation = await self.limiter.reserve(
+                    fmt, key.name if key is not None else None, decision.models, body
+                )
+                if len(models) != len(decision.models):
+                    decision = dataclasses.replace(decision, models=models)
+        except BaseException:
+            if self.gate is not None:
+                self.gate.release()
+            raise
+        return decision, Ticket(self, fmt, reservation)
+
+    def _later(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
 
 class Ticket:
-    """What one admitted request holds until its response is done."""
+    """What one admitted request holds (a concurrency slot, a rate-limit reservation) until its
+    response has been sent; then the slot is released and the reservation corrected."""
+
+    __slots__ = ("_done", "bound", "fmt", "governance", "reservation")
+
+    def __init__(self, governance: Governance, fmt: ClientFormat, reservation: Reservation | None) -> None:
+        self.governance = governance
+        self.fmt = fmt
+        self.reservation = reservation
+        self.bound = False
+        self._done = False
 
     def bind(self, response: Response) -> Response:
+        """Settle once `response` has been sent (a stream: after its last chunk, or when it is cut)."""
+        self.bound = True
+        model = response.headers.get("x-llmroute-model")
+        failed = response.status_code >= 400
+        if isinstance(response, StreamingResponse):
+            response.body_iterator = self._watch(response.body_iterator, model, failed)
+            return response
+        tokens = None
+        if self.reservation is not None and not failed:
+            usage = usage_from_bytes(self.fmt, bytes(response.body))
+            tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
+        self._finish(model, tokens, failed)
         return response
 
     def abandon(self) -> None:
-        pass
+        """The request ended without a response to bind (an error, a cancelled client)."""
+        if not self.bound:
+            self._finish(None, None, True, refund=True)
+
+    async def _watch(self, chunks: AsyncIterator[Any], model: str | None, failed: bool) -> AsyncIterator[Any]:
+        counting = self.reservation is not None and self.governance.limiter is not None
+        decoder = SSEDecoder() if counting else None
+        reader = StreamUsageReader(self.fmt) if counting else None
+        try:
+            async for chunk in chunks:
+                if decoder is not None and reader is not None:
+                    for event in decoder.feed(chunk if isinstance(chunk, bytes) else str(chunk).encode()):
+                        reader.feed(event)
+                yield chunk
+        finally:
+            usage = reader.usage if reader is not None else None
+            tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
+            self._finish(model, tokens, failed)
+
+    def _finish(self, model: str | None, tokens: int | None, failed: bool, refund: bool = False) -> None:
+        if self._done:
+            return
+        self._done = True
+        governance = self.governance
+        if governance.gate is not None:
+            governance.gate.release()
+        limiter, reservation = governance.limiter, self.reservation
+        if limiter is not None and reservation is not None:
+            if refund:
+                governance._later(limiter.refund(reservation))
+            else:
+                governance._later(limiter.settle(reservation, model, tokens, failed))
 
 
 def build_governance(config: LoadedConfig) -> Governance | None:
+    """The request-path governance, or None when the config has no governance section at all."""
     raw = config.raw
-    if raw.auth is None:
+    sections = (raw.auth, raw.rate_limits, raw.guardrails, raw.limits, raw.shared_state)
+    if all(section is None for section in sections):
         return None
-    return Governance(config)
+    governance = Governance(config)
+    return governance if governance.active else None

@@ -39,7 +39,7 @@ class Gateway:
         # Gateway keys, rate limits, guardrails (governance/): None when none is configured.
         self.governance: Governance | None = build_governance(config)
         # Upstream HTTP pool, provider targets and 429 cooldowns for /v1/* (the pool opens in start()).
-        self.proxy = Proxy(config)
+        self.proxy = Proxy(config, self.governance.cooldowns if self.governance is not None else None)
         self.router_ready = False
         # OpenTelemetry: None when tracing is off (no `tracing:` section, no OTEL_* endpoint).
         self.tracing: Tracing | None = build_tracing(config.raw.tracing)
