@@ -35,7 +35,7 @@ class Setup:
     gateway: RunningGateway
 
 
-def config_text(router_url: str, primary_url: str, backup_url: str, timeout: str = "1s") -> str:
+def config_text(router_url: str, primary_url: str, backup_url: str, timeout: str = "2s") -> str:
     return f"""
 version: v0.4.0
 listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: {timeout}}}]
@@ -126,7 +126,7 @@ def test_5xx_fails_over_without_cooldown(setup: Setup) -> None:
 
 
 def test_timeout_fails_over(setup: Setup) -> None:
-    setup.primary.script(Hang(3))
+    setup.primary.script(Hang(5))
     timeouts = metric("llmroute_upstream_errors_total", model="openai/primary", error="timeout")
     response = setup.http.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 200
@@ -187,8 +187,8 @@ def test_all_rate_limited_is_a_503_with_retry_after(setup: Setup) -> None:
 
 
 def test_all_timing_out_is_a_504(setup: Setup) -> None:
-    setup.primary.script(Hang(3))
-    setup.backup.script(Hang(3))
+    setup.primary.script(Hang(5))
+    setup.backup.script(Hang(5))
     response = setup.http.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 504
     assert [a["error"] for a in response.json()["error"]["attempts"]] == ["timeout", "timeout"]
@@ -255,7 +255,7 @@ def test_stream_fails_over_before_the_first_byte(setup: Setup) -> None:
 
 
 def test_stream_timeout_before_the_first_byte_fails_over(setup: Setup) -> None:
-    setup.primary.script(Hang(3))
+    setup.primary.script(Hang(5))
     response = setup.http.post("/v1/chat/completions", json={**CHAT, "stream": True})
     assert response.status_code == 200
     assert response.headers["x-llmroute-model"] == "anthropic/backup"
@@ -303,7 +303,7 @@ def test_dropped_stream_ends_with_an_error_event_translated(setup: Setup) -> Non
 
 
 def test_stalled_stream_ends_with_an_error_event_after_the_read_timeout(setup: Setup) -> None:
-    setup.primary.script(Answer(text="slow words here", delay=3))  # 3s between events, timeout is 1s
+    setup.primary.script(Answer(text="slow words here", delay=5))  # 5s between events, timeout is 2s
     body = {"model": "x", "input": "hi", "stream": True}
     response = setup.http.post("/v1/responses", json=body)
     assert response.status_code == 200
@@ -335,7 +335,7 @@ def test_client_disconnect_cancels_the_upstream_stream(setup: Setup) -> None:
 
 
 def test_client_disconnect_cancels_a_waiting_upstream_request(setup: Setup) -> None:
-    setup.primary.script(Hang(3))
+    setup.primary.script(Hang(5))
     with pytest.raises(httpx.ReadTimeout):
         setup.http.post("/v1/chat/completions", json=CHAT, timeout=httpx.Timeout(10, read=0.3))
     assert wait_until(setup.primary.hang_cancelled.is_set, timeout=5)
