@@ -56,7 +56,7 @@ class Server:
             if line.startswith(b"{"):
                 self.lines.append(orjson.loads(line))
 
-    def logged(self, prefix: str, timeout: float = 30) -> str:
+    def logged(self, prefix: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.lines:
@@ -83,7 +83,7 @@ def test_two_workers_share_metrics_and_log_json_lines(tmp_path: Path) -> None:
     try:
         note = server.logged("metrics: 2 workers share ")
         metrics_dir = Path(note.removeprefix("metrics: 2 workers share ").split(" ")[0])
-        wait_for_port(server.port, timeout=60)
+        wait_for_port(server.port, timeout=120)
         # Each request on a new connection, so both workers take some.
         for i in range(REQUESTS):
             response = httpx.post(
