@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port, wait_for_port
@@ -75,6 +76,7 @@ class Server:
         self.reader.join(timeout=10)
 
 
+@pytest.mark.timeout(300)  # two worker processes start slowly on a loaded machine
 def test_two_workers_share_metrics_and_log_json_lines(tmp_path: Path) -> None:
     config = tmp_path / "llmroute.yaml"
     config.write_text(CONFIG)
