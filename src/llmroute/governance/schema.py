@@ -170,8 +170,8 @@ class SharedState(_Strict):
 
     type: Literal["memory", "redis"] = "memory"
     url: str | None = None
-    # Every Redis call is bounded by this.
-    timeout_ms: int = Field(default=100, gt=0)
+    # Every Redis call is bounded by this; past it the `on_store_error` policy applies.
+    timeout_ms: int = Field(default=250, gt=0)
     key_prefix: str = "llmroute:"
 
     @model_validator(mode="after")

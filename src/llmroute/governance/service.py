@@ -72,7 +72,8 @@ class Governance:
         return any(part is not None for part in parts)
 
     async def start(self) -> None:
-        pass
+        if self.shared is not None:
+            await self.shared.warm()
 
     async def stop(self) -> None:
         if self._pending:

@@ -51,11 +51,27 @@ class SharedRedis:
             socket_connect_timeout=self.timeout,
         )
         self.client = aioredis.Redis(connection_pool=pool)
+        self._scripts: list[str] = []
         self._down_until = 0.0
         self._last_warning = 0.0
 
     def register_script(self, source: str) -> Any:
+        self._scripts.append(source)
         return self.client.register_script(source)
+
+    async def warm(self) -> None:
+        """Connect and load the scripts before serving, so the first burst of requests does not pay
+        for connecting (and time out into the fallback). Redis being down here is not fatal."""
+        try:
+            async with asyncio.timeout(max(self.timeout * 10, 1.0)):
+                await self.client.ping()
+                for source in self._scripts:
+                    await self.client.script_load(source)
+        except Exception as exc:
+            log.warning(
+                "shared state: redis not reachable at startup (%s); will retry per request",
+                type(exc).__name__,
+            )
 
     async def call(self, operation: str, factory: Callable[[], Awaitable[T]]) -> T:
         """Run one Redis operation within the timeout; any trouble is `StoreUnavailable`."""
