@@ -7,6 +7,7 @@ accounting once the app has returned, which for a stream is after its last byte.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection
 from typing import Any
@@ -19,6 +20,8 @@ from llmroute.observability.logs import log_request
 from llmroute.observability.record import RequestRecord, bind_record, unbind_record
 from llmroute.observability.trace_context import new_span_id, new_trace_id, parse_traceparent
 from llmroute.observability.tracing import Tracing
+
+log = logging.getLogger("llmroute.observability")
 
 # Probes and scrapes: counted, but neither traced nor logged above debug (they come every few seconds).
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -71,7 +74,10 @@ class ObservabilityMiddleware:
             raise
         finally:
             unbind_record(token)
-            self._finish(record, span)
+            try:
+                self._finish(record, span)
+            except Exception:  # accounting must never turn a served request into an error
+                log.exception("observability failed for %s %s", record.method, record.path)
 
     def _finish(self, record: RequestRecord, span: Span | None) -> None:
         record.ended = ended = time.perf_counter()
