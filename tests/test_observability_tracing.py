@@ -152,6 +152,26 @@ def test_routed_failed_over_request_has_the_full_span_tree(env: Env) -> None:
         assert sent.group(2) == f"{attempt.context.span_id:016x}"
 
 
+def test_streamed_attempt_span_lasts_the_stream(env: Env) -> None:
+    env.finished()
+    env.router.script(ROUTE_CODING)
+    env.openai.script(Answer(text="one two three four", delay=0.02))
+    response = env.http.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "write code"}], "stream": True},
+    )
+    assert response.status_code == 200
+    assert "data: [DONE]" in response.text
+    spans = env.finished()
+    (attempt,) = by_name(spans, "llmroute.upstream")
+    (server,) = by_name(spans, "POST /v1/chat/completions")
+    assert attempt.attributes["llmroute.upstream.stream"] is True
+    first_chunk_ns = attempt.attributes["llmroute.upstream.time_to_first_chunk_ms"] * 1e6
+    # The span covers the whole stream (four delayed events), well past its first chunk.
+    assert attempt.end_time - attempt.start_time > first_chunk_ns
+    assert attempt.end_time <= server.end_time
+
+
 def test_decision_endpoint_trace_id_is_the_span_trace_id(env: Env) -> None:
     env.finished()
     env.router.script(ROUTE_CODING)

@@ -177,7 +177,14 @@ class Tracing:
         )
         if attempt.error is not None:
             span.set_status(Status(StatusCode.ERROR, attempt.error))
-        span.end(end_time=record.clock_ns(attempt.ended if attempt.ended is not None else ended))
+        end = attempt.ended if attempt.ended is not None else ended
+        if attempt.stream and attempt.error is None:
+            # The attempt was decided at the first chunk; the stream itself ran until the request ended.
+            span.set_attribute(
+                "llmroute.upstream.time_to_first_chunk_ms", round((end - attempt.started) * 1000, 3)
+            )
+            end = ended
+        span.end(end_time=record.clock_ns(end))
 
     def shutdown(self) -> None:
         """Flush buffered spans to the exporter and stop its thread (blocks; call off the event loop)."""
