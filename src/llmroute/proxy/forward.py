@@ -151,7 +151,8 @@ class Proxy:
         traceparent = format_traceparent(trace_id, span_id)
         base_headers = {"x-llmroute-route": decision.route or "none", "traceparent": traceparent}
         stream = body.get("stream") is True
-        key = client_key(client_headers)
+        # The client's own key matters only to passthrough_auth models (header look-ups are not free).
+        key = client_key(client_headers) if self.targets.passthrough else None
         attempts: list[Attempt] = []
         upstream_seconds = 0.0
         candidates = decision.models

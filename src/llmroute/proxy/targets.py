@@ -99,6 +99,7 @@ class Targets:
         self.config = config
         self._cache: dict[str, Target] = {}
         # Every configured key, to scrub from anything we echo (errors, logs).
+        self.passthrough = any(p.passthrough_auth for p in config.raw.model_providers)
         self.secrets: tuple[str, ...] = tuple(
             sorted({p.access_key for p in config.raw.model_providers if p.access_key}, key=len, reverse=True)
         )
