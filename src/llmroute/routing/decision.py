@@ -176,20 +176,14 @@ class DecisionService:
             if pin is not None:
                 metrics.SESSION_PINS.labels(result="hit").inc()
                 pinned = Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
-                note_decision(pinned, started)  # the request's routing span and log line
-                return pinned
+                return _observed(pinned, started)
             metrics.SESSION_PINS.labels(result="miss").inc()
 
         decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
         if session_id is not None and self.sessions is not None and decision.models:
             await self.sessions.put(session_id, Pin(tuple(decision.models), decision.route))
-        model = decision.models[0] if decision.models else "none"
-        metrics.ROUTING_DECISIONS.labels(
-            route=decision.route or "none", model=model, source=decision.source
-        ).inc()
-        note_decision(decision, started)
-        return decision
+        return _observed(decision, started)
 
     async def _decide_fresh(
         self,
@@ -256,6 +250,16 @@ class DecisionService:
         if self.config.default_model:
             return self.config.default_model, None
         return None, "No model was given and no default model is configured"
+
+
+def _observed(decision: Decision, started: float) -> Decision:
+    """Count the decision and note it for the request's routing span and log line."""
+    model = decision.models[0] if decision.models else "none"
+    metrics.ROUTING_DECISIONS.labels(
+        route=decision.route or "none", model=model, source=decision.source
+    ).inc()
+    note_decision(decision, started)
+    return decision
 
 
 def _find(routes: Sequence[Route], name: str | None) -> Route | None:
