@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from conftest import RunningGateway
-from fakes.providers import FakeProvider
+from fakes.providers import FakeProvider, wait_until
 
 KEY = "sk-configured-secret-4242"
 CLIENT_KEY = "sk-client-own-key-1111"
@@ -31,6 +32,13 @@ model_providers:
     passthrough_auth: true
   - model: anthropic/*
     access_key: {KEY}-ant
+    base_url: {fake.url}
+  - model: azure_openai/my-deployment
+    access_key: {KEY}-azure
+    base_url: {fake.url}
+    api_version: 2025-01-01-preview
+  - model: gemini/gemini-2.5-flash
+    access_key: {KEY}-gemini
     base_url: {fake.url}
 model_aliases:
   fast:
@@ -175,3 +183,46 @@ def test_traceparent_continues_the_clients_trace(env: tuple[httpx.Client, FakePr
     upstream = fake.last.headers["traceparent"].split("-")
     assert upstream[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert upstream[2] != "00f067aa0ba902b7"
+
+
+def test_azure_deployment_path_api_version_and_key(env: tuple[httpx.Client, FakeProvider]) -> None:
+    http, fake = env
+    response = http.post("/v1/messages", json=body_for("/v1/messages", "azure_openai/my-deployment"))
+    assert response.status_code == 200
+    assert fake.last.path == "/openai/deployments/my-deployment/chat/completions"
+    assert fake.last.query == {"api-version": "2025-01-01-preview"}
+    assert fake.last.headers["api-key"] == f"{KEY}-azure"
+    assert "authorization" not in fake.last.headers
+    assert fake.last.body["model"] == "my-deployment"
+
+
+def test_gemini_keeps_its_path_prefix_behind_a_base_url(env: tuple[httpx.Client, FakeProvider]) -> None:
+    http, fake = env
+    response = http.post(
+        "/v1/chat/completions", json=body_for("/v1/chat/completions", "gemini/gemini-2.5-flash")
+    )
+    assert response.status_code == 200
+    assert fake.last.path == "/v1beta/openai/chat/completions"
+    assert fake.last.headers["authorization"] == f"Bearer {KEY}-gemini"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_token_usage_is_counted(env: tuple[httpx.Client, FakeProvider], stream: bool) -> None:
+    http, _ = env
+    labels = {"model": "openai/gpt-4o"}
+    before_in = REGISTRY.get_sample_value("llmroute_tokens_total", {**labels, "kind": "input"}) or 0.0
+    before_out = REGISTRY.get_sample_value("llmroute_tokens_total", {**labels, "kind": "output"}) or 0.0
+    body = {**body_for("/v1/chat/completions", "openai/gpt-4o"), "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    response.read()
+    # The fake reports 11 prompt and 7 completion tokens; the piped body is only scanned for them.
+    assert wait_until(
+        lambda: (
+            (REGISTRY.get_sample_value("llmroute_tokens_total", {**labels, "kind": "input"}) or 0.0)
+            == before_in + 11
+        )
+    )
+    assert REGISTRY.get_sample_value("llmroute_tokens_total", {**labels, "kind": "output"}) == before_out + 7

@@ -156,3 +156,36 @@ def test_errors_raise_the_sdks_exceptions(env: TwoProviders, client: openai.Open
         client.chat.completions.create(model=OPENAI_MODEL, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 503
     assert "openai/gpt-4o" in caught.value.message
+
+
+def test_responses_tool_call_from_an_anthropic_provider(env: TwoProviders, client: openai.OpenAI) -> None:
+    env.anthropic.script(Answer(tool_call=("get_weather", {"city": "Rome"})))
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    response = client.responses.create(model=ANTHROPIC_MODEL, input="Weather in Rome?", tools=[tool])
+    call = next(item for item in response.output if item.type == "function_call")
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Rome"}
+    assert env.anthropic.last.body["tools"][0]["name"] == "get_weather"
+    # The function result goes back as a Responses input item and reaches Anthropic as a tool_result.
+    follow_up = client.responses.create(
+        model=ANTHROPIC_MODEL,
+        tools=[tool],
+        input=[
+            {"role": "user", "content": "Weather in Rome?"},
+            {
+                "type": "function_call",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": call.arguments,
+            },
+            {"type": "function_call_output", "call_id": call.call_id, "output": "25°C"},
+        ],
+    )
+    assert follow_up.output_text == TEXT
+    blocks = [b for m in env.anthropic.last.body["messages"] for b in m["content"] if isinstance(b, dict)]
+    assert {"type": "tool_result", "tool_use_id": call.call_id, "content": "25°C"} in blocks
