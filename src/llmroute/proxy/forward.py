@@ -224,6 +224,11 @@ class Proxy:
                 if reply is not None:
                     reply.close()
                 attempt = Attempt(model, exc.kind, redact(exc.message, secrets))
+            except BaseException:
+                # Cancelled (the client left) or a bug: never leave the provider connection open.
+                if reply is not None:
+                    reply.close()
+                raise
             upstream_seconds += time.perf_counter() - sent
             attempts.append(attempt)
             tried.finish(attempt.kind, reply.status if reply is not None else None)
