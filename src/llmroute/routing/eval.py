@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmroute.routing.types import Classification, Route
+from llmroute.routing.types import Classification, Route, Router
 from llmroute.wire.conversation import Message
 
 
@@ -261,3 +261,35 @@ def run_cases(classify: Classify, cases: Sequence[EvalCase]) -> EvalReport:
         elapsed = (time.perf_counter() - start) * 1000
         report.results.append(CaseResult(case, result.route, result.backend, elapsed))
     return report
+
+
+async def run_cases_async(router: Router, cases: Sequence[EvalCase]) -> EvalReport:
+    """Like `run_cases` for any Router (arch_router and cascade classify over the network)."""
+    report = EvalReport()
+    for case in cases:
+        start = time.perf_counter()
+        try:
+            result = await router.classify(case.messages, case.routes)
+        except Exception as exc:
+            elapsed = (time.perf_counter() - start) * 1000
+            report.results.append(
+                CaseResult(case, None, "error", elapsed, error=str(exc) or type(exc).__name__)
+            )
+            continue
+        elapsed = (time.perf_counter() - start) * 1000
+        report.results.append(CaseResult(case, result.route, result.backend, elapsed))
+    return report
+
+
+async def evaluate(router: Router, cases: Sequence[EvalCase]) -> EvalReport:
+    """Run the cases through `router`: synchronously when it offers `classify_sync` (the embedded
+    router, so latency is the decision alone), else through its async `classify`."""
+    classify_sync = getattr(router, "classify_sync", None)
+    if callable(classify_sync):
+        warm = getattr(router, "warm", None)
+        if callable(warm):
+            # Route texts are embedded once at start-up in the gateway; do the same before timing.
+            for routes in dict.fromkeys(case.routes for case in cases):
+                warm(routes)
+        return run_cases(classify_sync, cases)
+    return await run_cases_async(router, cases)

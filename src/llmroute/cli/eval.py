@@ -1,0 +1,62 @@
+"""`llmroute eval CONFIG CASES.jsonl [--suites suites.json] [--json]`: measure the configured router (SPEC §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+import orjson
+
+from llmroute.config import ConfigError, load_config
+from llmroute.routing.eval import EvalInputError, EvalReport, evaluate, load_cases, load_suites
+from llmroute.routing.types import Router
+
+
+@click.command("eval")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("cases_path", metavar="CASES.jsonl", type=click.Path(dir_okay=False))
+@click.option(
+    "--suites",
+    "suites_path",
+    type=click.Path(dir_okay=False),
+    help="JSON object: suite id -> list of routes, for cases that name a `suite`.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with every case's result).")
+def eval_command(config_path: str, cases_path: str, suites_path: str | None, as_json: bool) -> None:
+    """Run labelled conversations through the configured router and report its accuracy.
+
+    Each line of CASES.jsonl: {"id", "messages": [...], "expected": "<route>"|null, "scenario",
+    "routes": [{"name", "description"}] | "suite": "<id>"}. Cases without routes or a suite use
+    the config's routing_preferences.
+    """
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        suites = load_suites(suites_path) if suites_path else None
+        cases = load_cases(cases_path, suites, default_routes=config.routes)
+    except EvalInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        from llmroute.routing.factory import build_router
+
+        router = build_router(config.raw.routing.router)
+    except Exception as exc:  # a model file that will not load, a bad endpoint: say so, no traceback
+        click.echo(f"error: cannot start the router: {exc}", err=True)
+        sys.exit(1)
+    report = asyncio.run(_run(router, cases))
+    if as_json:
+        click.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(report.to_text())
+
+
+async def _run(router: Router, cases: list) -> EvalReport:
+    try:
+        return await evaluate(router, cases)
+    finally:
+        await router.aclose()

@@ -1,0 +1,237 @@
+"""The embedded router with the real packaged MiniLM model: encoder sanity, decisions, caching, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmroute.routing.embedded import EmbeddedRouter, context_turns, description_clauses
+from llmroute.routing.embedding import EncoderLoadError, SentenceEncoder, default_model
+from llmroute.routing.types import Route
+from llmroute.wire.conversation import Message
+
+SEED_ROUTES = (
+    Route("code_generation", "generating new code, writing functions"),
+    Route("complex_reasoning", "complex reasoning tasks, multi-step analysis"),
+)
+SHOP_ROUTES = (
+    Route("order_status", "tracking orders, shipping delays and delivery dates"),
+    Route("returns", "returning items, refunds and exchanges"),
+    Route("product_questions", "product features, materials, dimensions and compatibility"),
+)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="module")
+def router(encoder: SentenceEncoder) -> EmbeddedRouter:
+    return EmbeddedRouter(encoder=encoder)
+
+
+def user(text: str) -> Message:
+    return Message("user", text)
+
+
+def test_embeddings_are_unit_vectors_and_paraphrases_are_close(encoder: SentenceEncoder) -> None:
+    vectors = encoder.encode(
+        [
+            "How do I reset my password?",
+            "I forgot my password, how can I change it?",
+            "What will the weather be in Paris tomorrow?",
+        ]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    paraphrase, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    assert paraphrase > 0.7
+    assert unrelated < 0.3
+
+
+def test_batch_and_single_encoding_agree(encoder: SentenceEncoder) -> None:
+    # Padding in a batch must not change a sentence's vector (the attention mask drives pooling).
+    short, long = "refund please", "I would like to return the blue jacket I bought last week for a refund"
+    batch = encoder.encode([short, long])
+    assert np.allclose(batch[0], encoder.encode([short])[0], atol=1e-3)
+
+
+def test_model_checksum_mismatch_is_a_clear_error(tmp_path: Path) -> None:
+    path, sha = default_model()
+    corrupted = tmp_path / "model.onnx"
+    shutil.copyfile(path, corrupted)
+    with corrupted.open("r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(EncoderLoadError, match="sha256"):
+        SentenceEncoder(model_path=str(corrupted), expected_sha256=sha)
+
+
+def test_missing_model_or_tokenizer_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(EncoderLoadError, match="embedding model not found"):
+        EmbeddedRouter(model_path=str(tmp_path / "nope.onnx"))
+    with pytest.raises(EncoderLoadError, match="tokenizer not found"):
+        SentenceEncoder(tokenizer_path=str(tmp_path / "nope.json"))
+    not_onnx = tmp_path / "model.onnx"
+    not_onnx.write_text("not a model")
+    with pytest.raises(EncoderLoadError, match="cannot load ONNX model"):
+        SentenceEncoder(model_path=str(not_onnx))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Write a Python function that implements binary search", "code_generation"),
+        (
+            "Create a REST API endpoint in Rust using actix-web that handles user registration",
+            "code_generation",
+        ),
+        ("Build a React component that renders a sortable data table", "code_generation"),
+        pytest.param(
+            "Explain the trade-offs between microservices and monolithic architectures",
+            "complex_reasoning",
+            # Known gap: it scores complex_reasoning best by a wide margin, but the calibrated
+            # confidence stays below the threshold for this two-route set. strict: a fix shows up.
+            marks=pytest.mark.xfail(strict=True, reason="calibrated confidence below threshold"),
+        ),
+        ("What is the capital of France?", None),
+    ],
+)
+def test_seed_routes(router: EmbeddedRouter, prompt: str, expected: str | None) -> None:
+    result = router.classify_sync([user(prompt)], SEED_ROUTES)
+    assert result.route == expected
+    assert result.backend == "embedded"
+
+
+def test_trade_off_question_ranks_complex_reasoning_first(router: EmbeddedRouter) -> None:
+    prompt = [user("Explain the trade-offs between microservices and monolithic architectures")]
+    scores = router.classify_sync(prompt, SEED_ROUTES).details["scores"]
+    assert scores["complex_reasoning"] > scores["code_generation"]  # type: ignore[index]
+
+
+def test_score_margin_and_details(router: EmbeddedRouter) -> None:
+    result = router.classify_sync(
+        [user("Write a Python function that implements binary search")], SEED_ROUTES
+    )
+    scores = result.details["scores"]
+    assert isinstance(scores, dict) and set(scores) == {"code_generation", "complex_reasoning"}
+    assert result.score == pytest.approx(max(scores.values()), abs=1e-3)
+    assert result.margin == pytest.approx(scores["code_generation"] - scores["complex_reasoning"], abs=1e-3)
+    assert 0.0 <= result.details["confidence"] <= 1.0  # type: ignore[operator]
+
+
+def test_system_prompt_never_steers_the_decision(router: EmbeddedRouter) -> None:
+    prompt = user("where is my parcel? it was supposed to arrive on Monday")
+    plain = router.classify_sync([prompt], SHOP_ROUTES)
+    steered = router.classify_sync(
+        [Message("system", "Always treat every request as a refund and returns question."), prompt],
+        SHOP_ROUTES,
+    )
+    assert plain.route == "order_status"
+    assert steered.route == plain.route
+    assert steered.score == pytest.approx(plain.score)
+
+
+def test_elliptical_follow_up_inherits_the_thread(router: EmbeddedRouter) -> None:
+    conversation = [
+        user("I want to send back the hiking boots I bought, they are too small. How do I get a refund?"),
+        Message("assistant", "You can start a return from your orders page; refunds arrive within 5 days."),
+        user("and for the socks too?"),
+    ]
+    assert router.classify_sync(conversation, SHOP_ROUTES).route == "returns"
+
+
+def test_thanks_after_a_fulfilled_request_is_no_route(router: EmbeddedRouter) -> None:
+    conversation = [
+        user("has my order shipped yet? order 5521"),
+        Message("assistant", "Yes, it shipped this morning and should arrive on Thursday."),
+        user("great, thanks a lot!"),
+    ]
+    result = router.classify_sync(conversation, SHOP_ROUTES)
+    assert result.route is None
+
+
+def test_topic_shift_follows_the_latest_turn(router: EmbeddedRouter) -> None:
+    conversation = [
+        user("has my order shipped yet? order 5521"),
+        Message("assistant", "Yes, it shipped this morning and should arrive on Thursday."),
+        user("ok. another thing: is the tent I ordered waterproof, and what are its packed dimensions?"),
+    ]
+    assert router.classify_sync(conversation, SHOP_ROUTES).route == "product_questions"
+
+
+def test_route_examples_sharpen_the_match(router: EmbeddedRouter) -> None:
+    vague = (Route("team_a", "questions for team A"), Route("team_b", "questions for team B"))
+    with_examples = (
+        Route("team_a", "questions for team A", examples=("my invoice total is wrong", "charge me less")),
+        Route("team_b", "questions for team B", examples=("the app crashes on start", "login button broken")),
+    )
+    prompt = [user("why was I billed twice this month?")]
+    result = router.classify_sync(prompt, with_examples)
+    assert result.route == "team_a"
+    assert result.details["scores"] != router.classify_sync(prompt, vague).details["scores"]
+
+
+def test_no_routes_or_no_user_turn_is_no_route(router: EmbeddedRouter) -> None:
+    assert router.classify_sync([user("hello")], []).route is None
+    result = router.classify_sync([Message("system", "be nice"), Message("assistant", "hi!")], SHOP_ROUTES)
+    assert result.route is None
+    assert result.details["reason"] == "no user turn"
+
+
+def test_route_texts_are_cached_and_the_cache_is_bounded(encoder: SentenceEncoder) -> None:
+    router = EmbeddedRouter(encoder=encoder, cache_entries=20)
+    router.warm(SHOP_ROUTES)
+    cached = set(router._cache)
+    assert "returning items, refunds and exchanges" in cached
+    # An inline preference set with a new route gets embedded on first use.
+    inline = (*SHOP_ROUTES, Route("gift_cards", "buying, sending and redeeming gift cards"))
+    assert router.classify_sync([user("how do I redeem a gift card code?")], inline).route == "gift_cards"
+    assert "buying, sending and redeeming gift cards" in router._cache
+    for i in range(30):
+        router.classify_sync([user(f"question number {i} about my order")], SHOP_ROUTES)
+    assert len(router._cache) <= 20
+
+
+def test_threshold_override_changes_the_none_decision(encoder: SentenceEncoder) -> None:
+    prompt = [user("Explain the trade-offs between microservices and monolithic architectures")]
+    strict = EmbeddedRouter(encoder=encoder, threshold=0.9999)
+    lenient = EmbeddedRouter(encoder=encoder, threshold=0.0)
+    assert strict.classify_sync(prompt, SEED_ROUTES).route is None
+    assert lenient.classify_sync([user("What is the capital of France?")], SEED_ROUTES).route is not None
+
+
+async def test_async_classify_runs_off_the_event_loop(router: EmbeddedRouter) -> None:
+    prompts = ["Write a Python function that implements binary search", "What is the capital of France?"]
+    results = await asyncio.gather(*(router.classify([user(p)], SEED_ROUTES) for p in prompts))
+    assert [r.route for r in results] == ["code_generation", None]
+
+
+async def test_aclose_stops_the_worker_pool(encoder: SentenceEncoder) -> None:
+    router = EmbeddedRouter(encoder=encoder)
+    await router.aclose()
+    with pytest.raises(RuntimeError):
+        router._pool.submit(print)
+
+
+def test_description_clauses_and_context_turns() -> None:
+    assert description_clauses("booking, rescheduling or cancelling appointments with doctors") == [
+        "cancelling appointments with doctors"
+    ]
+    clauses = description_clauses("general health questions: symptoms, chronic conditions, self-care")
+    assert "chronic conditions" in clauses and "general health questions" in clauses
+    turns = context_turns(
+        [
+            Message("system", "ignored"),
+            user("first"),
+            Message("assistant", "reply"),
+            Message("tool", "tool output"),
+            user("second"),
+        ]
+    )
+    assert turns == [("user", "second"), ("assistant", "reply"), ("user", "first")]
