@@ -31,7 +31,8 @@ from fakes.providers import FakeProvider
 
 OPENAI_KEY = "sk-fuzz-openai-7f3a9c"
 ANTHROPIC_KEY = "sk-ant-fuzz-41d2e8"
-SECRETS = (OPENAI_KEY, ANTHROPIC_KEY)
+GATEWAY_KEY = "gw-fuzz-key-5e7b21c9a4"
+SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, GATEWAY_KEY)
 
 FORMATS = ("openai_chat", "anthropic", "responses")
 PROXY_PATHS = {
@@ -62,9 +63,10 @@ class ErrorLog(logging.Handler):
 
 
 class Env:
-    def __init__(self, gateway: RunningGateway, errors: ErrorLog) -> None:
+    def __init__(self, gateway: RunningGateway, errors: ErrorLog, auth: dict[str, str] | None = None) -> None:
         self.gateway = gateway
         self.errors = errors
+        self.auth = auth or {}
         self.http = httpx.Client(base_url=gateway.url, timeout=20)
 
 
@@ -96,6 +98,41 @@ routing_preferences:
         with RunningGateway(config) as gateway:
             try:
                 yield Env(gateway, errors)
+            finally:
+                root.removeHandler(errors)
+
+
+@pytest.fixture(scope="module")
+def governed() -> Iterator[Env]:
+    """Every governance feature on: keys, rate limits, request and response guardrails, a concurrency cap."""
+    errors = ErrorLog()
+    root = logging.getLogger()
+    root.addHandler(errors)
+    with FakeProvider() as openai, FakeProvider() as anthropic:
+        config = f"""
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+model_providers:
+  - {{model: openai/gpt-4o, access_key: {OPENAI_KEY}, base_url: {openai.url}, default: true}}
+  - {{model: anthropic/claude-sonnet-4, access_key: {ANTHROPIC_KEY}, base_url: {anthropic.url}}}
+  - {{model: echo/echo-1}}
+model_aliases:
+  fast: {{target: echo/echo-1}}
+routing: {{router: {{type: arch_router, base_url: "http://127.0.0.1:9", timeout_ms: 200}}}}
+auth:
+  keys: [{{key: {GATEWAY_KEY}, name: fuzzer, rate_limits: {{requests_per_minute: 1000000}}}}]
+rate_limits:
+  rules: [{{per: [key, model], tokens_per_minute: 100000000, requests_per_minute: 1000000}}]
+guardrails:
+  request:
+    - {{type: pii, action: redact}}
+    - {{type: blocklist, action: redact, patterns: ["(?i)forbidden"]}}
+  response:
+    - {{type: pii, action: redact}}
+limits: {{max_concurrent_upstream: 8, max_body_bytes: 1MiB}}
+"""
+        with RunningGateway(config) as gateway:
+            try:
+                yield Env(gateway, errors, {"authorization": f"Bearer {GATEWAY_KEY}"})
             finally:
                 root.removeHandler(errors)
 
@@ -475,7 +512,7 @@ def check_stream(fmt: str, text: str) -> None:
 
 def exchange(env: Env, fmt: str, path: str, body: bytes, extra: dict[str, str]) -> None:
     before = len(env.errors.records)
-    with env.http.stream("POST", path, content=body, headers=extra) as response:
+    with env.http.stream("POST", path, content=body, headers={**extra, **env.auth}) as response:
         data = response.read()
     text = data.decode("utf-8", "replace")
     event(f"HTTP {response.status_code}")
@@ -517,3 +554,14 @@ def test_cross_format_bodies_are_refused_cleanly(env: Env, fmt: str, data: st.Da
     other = data.draw(st.sampled_from([f for f in FORMATS if f != fmt]))
     body = encode(data.draw(SHAPED[other]))
     exchange(env, fmt, data.draw(st.sampled_from([PROXY_PATHS[fmt], ROUTING_PATHS[fmt]])), body, {})
+
+
+@pytest.mark.parametrize("path", [*PROXY_PATHS.items(), *ROUTING_PATHS.items()], ids=lambda p: p[1])
+@FUZZ
+@given(data=st.data())
+def test_governed_gateway_survives_anything(
+    governed: Env, path: tuple[str, str], data: st.DataObject
+) -> None:
+    """The same bodies with keys, rate limits, guardrails and the concurrency cap all in the path."""
+    fmt, url = path
+    exchange(governed, fmt, url, data.draw(bodies(fmt)), data.draw(headers))

@@ -236,7 +236,7 @@ Guardrail = Annotated[PiiGuardrail | BlocklistGuardrail | HttpGuardrail, Field(d
 class Guardrails(_Strict):
     # Run in order on the request before routing; the first `block` ends the chain.
     request: list[Guardrail] = Field(default_factory=list)
-    # Run on non-streaming responses (and, for pii/blocklist redaction, on streamed text deltas).
+    # Run on complete (non-streaming) responses; streamed responses pass unscreened.
     response: list[Guardrail] = Field(default_factory=list)
 
 

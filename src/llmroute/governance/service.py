@@ -22,11 +22,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import orjson
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.governance.auth import KeyTable, caller_key, model_allowed
+from llmroute.governance.guardrails import GuardrailChain, build_checks
 from llmroute.governance.limits import ConcurrencyGate
 from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
 from llmroute.governance.shared import RedisCooldowns, SharedRedis
@@ -34,7 +37,7 @@ from llmroute.observability import metrics
 from llmroute.proxy.cooldown import CooldownStore
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
-from llmroute.server.errors import ApiError
+from llmroute.server.errors import ApiError, error_response
 from llmroute.wire import ClientFormat, SSEDecoder
 from llmroute.wire.usage import StreamUsageReader
 
@@ -62,16 +65,39 @@ class Governance:
         self.gate: ConcurrencyGate | None = None
         if limits is not None and limits.max_concurrent_upstream is not None:
             self.gate = ConcurrencyGate(limits.max_concurrent_upstream, limits.queue_timeout)
+        guardrails = raw.guardrails
+        self._http: aiohttp.ClientSession | None = None
+        self.request_guards: GuardrailChain | None = None
+        self.response_guards: GuardrailChain | None = None
+        if guardrails is not None and guardrails.request:
+            self.request_guards = GuardrailChain(
+                build_checks(guardrails.request, "request", self._session), "request"
+            )
+        if guardrails is not None and guardrails.response:
+            self.response_guards = GuardrailChain(
+                build_checks(guardrails.response, "response", self._session), "response"
+            )
+        self._needs_http = guardrails is not None and any(
+            g.type == "http" for g in (*guardrails.request, *guardrails.response)
+        )
         # Corrections still being written to the rate-limit store (kept so they are not collected).
         self._pending: set[asyncio.Task[None]] = set()
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The HTTP client for external guardrail filters (opened in start())."""
+        if self._http is None:
+            raise RuntimeError("Governance.start() was not awaited")
+        return self._http
 
     @property
     def active(self) -> bool:
         """Whether any of it has work to do per request (or state to share)."""
-        parts = (self.keys, self.shared, self.limiter, self.gate)
+        parts = (self.keys, self.shared, self.limiter, self.gate, self.request_guards, self.response_guards)
         return any(part is not None for part in parts)
 
     async def start(self) -> None:
+        if self._needs_http and self._http is None:
+            self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         if self.shared is not None:
             await self.shared.warm()
 
@@ -80,11 +106,18 @@ class Governance:
             await asyncio.wait(self._pending, timeout=2.0)
         if self.shared is not None:
             await self.shared.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     # --- request hooks ---------------------------------------------------------------------------
 
     async def screen_request(self, fmt: ClientFormat, body: dict[str, Any]) -> dict[str, Any]:
-        return body
+        """The request guardrails: the body to route and forward (redacted or replaced), or ApiError."""
+        if self.request_guards is None:
+            return body
+        screened, _ = await self.request_guards.run(fmt, body)
+        return screened
 
     def authorize(self, scope: Scope, decision: Decision) -> Decision:
         """The decision restricted to the models the caller's key may use."""
@@ -111,7 +144,7 @@ class Governance:
     ) -> tuple[Decision, Ticket | None]:
         """Authorize, take a concurrency slot, take the rate-limit budget. Raises ApiError 403/429/503."""
         decision = self.authorize(scope, decision)
-        if self.gate is None and self.limiter is None:
+        if self.gate is None and self.limiter is None and self.response_guards is None:
             return decision, None
         if self.gate is not None:
             await self.gate.acquire()
@@ -155,6 +188,7 @@ class Ticket:
         model = response.headers.get("x-llmroute-model")
         failed = response.status_code >= 400
         if isinstance(response, StreamingResponse):
+            # Response guardrails see complete bodies only; streams pass as they are.
             response.body_iterator = self._watch(response.body_iterator, model, failed)
             return response
         tokens = None
@@ -162,6 +196,9 @@ class Ticket:
             usage = usage_from_bytes(self.fmt, bytes(response.body))
             tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
         self._finish(model, tokens, failed)
+        guards = self.governance.response_guards
+        if guards is not None and response.status_code == 200:
+            return ScreenedResponse(response, guards, self.fmt)
         return response
 
     def abandon(self) -> None:
@@ -207,3 +244,42 @@ def build_governance(config: LoadedConfig) -> Governance | None:
         return None
     governance = Governance(config)
     return governance if governance.active else None
+
+
+class ScreenedResponse(Response):
+    """A complete response that runs the response guardrails when it is sent (they are async, and
+    the endpoint hands its response over synchronously)."""
+
+    def __init__(self, inner: Response, guards: GuardrailChain, fmt: ClientFormat) -> None:
+        self.inner = inner
+        self.guards = guards
+        self.fmt = fmt
+        self.status_code = inner.status_code
+        self.body = inner.body
+        self.background = inner.background
+        self.raw_headers = inner.raw_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.inner
+        try:
+            parsed = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            keep = {
+                name: value
+                for name, value in response.headers.items()
+                if name.startswith("x-llmroute-") or name == "traceparent"
+            }
+            try:
+                screened, changed = await self.guards.run(self.fmt, parsed)
+            except ApiError as exc:
+                response = error_response(
+                    self.fmt, exc.status, exc.message, exc.code, {**keep, **exc.headers}
+                )
+            else:
+                if changed:
+                    response = Response(
+                        orjson.dumps(screened), response.status_code, keep, "application/json"
+                    )
+        await response(scope, receive, send)
