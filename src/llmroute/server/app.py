@@ -16,12 +16,13 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.governance.auth import AuthMiddleware
+from llmroute.governance.limits import configure_protocol
 from llmroute.observability.logs import configure_logging
 from llmroute.observability.metrics_endpoint import metrics_endpoint
 from llmroute.observability.middleware import ObservabilityMiddleware
@@ -48,13 +49,17 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         raise ApiError(413, f"Request body is larger than the limit of {limit} bytes", "request_too_large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(
-                413, f"Request body is larger than the limit of {limit} bytes", "request_too_large"
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(
+                    413, f"Request body is larger than the limit of {limit} bytes", "request_too_large"
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client left mid-body (or was cut off as too slow): nobody is there to answer.
+        raise ApiError(499, "The client closed the connection before sending its whole body") from None
     raw = b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "Request body is empty; expected a JSON object", "invalid_json")
@@ -174,6 +179,8 @@ def routes() -> list[Route]:
 
 def create_app(config: LoadedConfig) -> Starlette:
     gateway = Gateway(config)
+    # Connection limits (slow or oversized clients) for `llmroute up`'s HTTP protocol.
+    configure_protocol(config.raw.limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ import tempfile
 import uvicorn
 
 from llmroute.config import load_config
+from llmroute.governance.limits import GuardedHttpToolsProtocol
 from llmroute.observability.logs import configure_logging
 
 log = logging.getLogger("llmroute.server")
@@ -49,7 +50,8 @@ def serve(
         "host": host,
         "port": port,
         "loop": _event_loop(),
-        "http": "httptools",
+        # httptools with header/body deadlines and a header size cap (governance/limits.py).
+        "http": GuardedHttpToolsProtocol,
         "log_level": log_level.lower(),
         "access_log": False,  # we log one structured line per request ourselves
         "timeout_graceful_shutdown": 30,
