@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from llmroute.governance.schema import Auth, GatewayKey, model_pattern_matches
 from llmroute.observability import metrics
 from llmroute.server.errors import error_response, format_for_path
+from llmroute.server.reload import current_gateway
 
 log = logging.getLogger("llmroute.governance")
 
@@ -82,7 +83,7 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        governance = scope["app"].state.gateway.governance
+        governance = current_gateway(scope).governance
         keys = governance.keys if governance is not None else None
         if keys is None or scope["path"] in keys.open_paths:
             await self.app(scope, receive, send)

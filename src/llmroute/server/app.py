@@ -31,6 +31,7 @@ from llmroute.observability.trace_context import new_trace_id, parse_traceparent
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
 from llmroute.server.gateway import Gateway
+from llmroute.server.reload import GatewayPinMiddleware, InFlight, Reloader, current_gateway
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
 log = logging.getLogger("llmroute.server")
@@ -81,7 +82,8 @@ def trace_id_for(request: Request) -> str:
 
 
 def gateway_of(request: Request) -> Gateway:
-    return request.app.state.gateway
+    # The gateway the request started on: after a config reload it still finishes there.
+    return current_gateway(request.scope)
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -182,13 +184,20 @@ def create_app(config: LoadedConfig) -> Starlette:
     # Connection limits (slow or oversized clients) for `llmroute up`'s HTTP protocol.
     configure_protocol(config.raw.limits)
 
+    in_flight = InFlight()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        # Hot reload (server/reload.py): SIGHUP, or a watched config file, swaps in a new gateway.
+        reloader = Reloader(app, config.source_path, in_flight)
+        reloader.install_signal_handler()
+        reloader.watch_if_asked()
         try:
             yield
         finally:
-            await gateway.stop()
+            await reloader.close()
+            await app.state.gateway.stop()  # the current one (a reload may have replaced the first)
 
     table = routes()
     app = Starlette(
@@ -196,6 +205,8 @@ def create_app(config: LoadedConfig) -> Starlette:
         lifespan=lifespan,
         # Metrics, trace ids, spans and the request log line for every request (observability/).
         middleware=[
+            # Each request stays on the gateway (config) it started on across reloads (server/reload.py).
+            Middleware(GatewayPinMiddleware, in_flight=in_flight),
             Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing),
             # Gateway API keys (governance/auth.py): passes requests straight on when `auth` is not configured.
             Middleware(AuthMiddleware),
