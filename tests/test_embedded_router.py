@@ -156,6 +156,30 @@ def test_thanks_after_a_fulfilled_request_is_no_route(router: EmbeddedRouter) ->
     assert result.route is None
 
 
+def test_thanks_with_a_new_ask_keeps_routing_but_a_closing_report_does_not(router: EmbeddedRouter) -> None:
+    routes = (
+        Route("email_writing", "drafting and rewriting emails and letters"),
+        Route("order_status", "tracking orders, shipping delays and delivery dates"),
+    )
+    thread = [
+        user("write an email to my landlord asking him to fix the heating"),
+        Message("assistant", "Dear Mr. Lee, the heating in my flat has stopped working since Monday..."),
+    ]
+    assert (
+        router.classify_sync([*thread, user("thanks, now make it shorter")], routes).route == "email_writing"
+    )
+    closed = router.classify_sync([*thread, user("perfect, sent it. thanks")], routes)
+    assert closed.route is None
+    assert closed.details["reason"] == "acknowledgement"
+
+
+def test_huge_pasted_turn_is_trimmed_before_encoding(router: EmbeddedRouter) -> None:
+    blob = "x" * 2_000_000
+    result = router.classify_sync([user(f"where is my order? tracking data: {blob}")], SHOP_ROUTES)
+    assert result.backend == "embedded"
+    assert len(context_turns([user(blob)])[0][1]) < 5000  # type: ignore[index]
+
+
 def test_topic_shift_follows_the_latest_turn(router: EmbeddedRouter) -> None:
     conversation = [
         user("has my order shipped yet? order 5521"),

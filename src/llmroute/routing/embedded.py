@@ -41,6 +41,7 @@ CACHE_ENTRIES = 8192
 # end, and encoder cost grows with length.
 QUERY_HEAD_WORDS = 48
 QUERY_TAIL_WORDS = 32
+QUERY_MAX_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Tuning:
     # a latest turn this close to a built-in acknowledgement, and this short, is no route
     ack_gate: float = 0.6
     ack_max_words: int = 8
+    # ... or whose every comma/sentence piece is at least this close to one
+    ack_piece_gate: float = 0.5
     # built-in topic bank: a route borrows the examples of topics whose description is at least this
     # similar to its own (and closer to it than to any other route); borrowed score weight
     topic_affinity: float = 0.4
@@ -161,14 +164,15 @@ class EmbeddedRouter:
         turns = context_turns(conversation)
         if turns is None:
             return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
-        texts = [text for _, text in turns]
+        pieces = short_turn_pieces(turns[0][1], self.tuning.ack_max_words)
+        texts = [text for _, text in turns] + pieces
         route_set = self._cached_route_set(routes)
         if route_set is None:
             vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
             route_set = self._route_set(routes, vectors)
         else:
             vectors = self._embed(texts)
-        return self._decide(route_set, turns, vectors)
+        return self._decide(route_set, turns, vectors, pieces)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -176,9 +180,20 @@ class EmbeddedRouter:
     # -- scoring ----------------------------------------------------------------------------------
 
     def _decide(
-        self, rs: _RouteSet, turns: list[tuple[str, str]], vectors: dict[str, np.ndarray]
+        self,
+        rs: _RouteSet,
+        turns: list[tuple[str, str]],
+        vectors: dict[str, np.ndarray],
+        pieces: Sequence[str] = (),
     ) -> Classification:
         scores, features = self._score(rs, turns, vectors)
+        ack = features["ack"]
+        if pieces and len(rs.ack):
+            # "cool, booked the 3pm slot": every piece of the turn reads as closing the thread (but
+            # "thanks, now make it shorter" has a piece that does not).
+            piece_ack = min(float((rs.ack @ vectors[piece]).max()) for piece in pieces)
+            if piece_ack >= self.tuning.ack_piece_gate:
+                ack = max(ack, self.tuning.ack_gate)
         order = np.argsort(-scores)
         best = int(order[0])
         best_score = float(scores[best])
@@ -191,9 +206,7 @@ class EmbeddedRouter:
         details["confidence"] = round(confidence, 4)
         route: str | None = rs.names[best] if confidence >= self.tuning.threshold else None
         # A short turn that reads like "thanks, that worked" closes the thread, whatever came before.
-        if features["ack"] >= self.tuning.ack_gate and features["log_words"] <= np.log1p(
-            self.tuning.ack_max_words
-        ):
+        if ack >= self.tuning.ack_gate and features["log_words"] <= np.log1p(self.tuning.ack_max_words):
             route, details["reason"] = None, "acknowledgement"
         return Classification(
             route=route, backend=self.name, score=best_score, margin=best_score - second, details=details
@@ -429,7 +442,21 @@ def route_texts(route: Route) -> list[str]:
     return [route.description.strip(), *description_clauses(route.description), *route_examples(route)]
 
 
+_PIECE_SPLIT = re.compile(r"[.,;!?]+\s*|\s+-\s+")
+
+
+def short_turn_pieces(text: str, max_words: int) -> list[str]:
+    """The comma/sentence pieces of a short turn ("great, that worked. ty"), or [] for a long or one-piece turn."""
+    if len(text.split()) > max_words:
+        return []
+    pieces = [p.strip() for p in _PIECE_SPLIT.split(text) if p.strip()]
+    return pieces if len(pieces) > 1 else []
+
+
 def trim_text(text: str) -> str:
+    # Characters first: one pasted blob without spaces must not reach the tokenizer whole.
+    if len(text) > QUERY_MAX_CHARS:
+        text = f"{text[: QUERY_MAX_CHARS // 2]} ... {text[-QUERY_MAX_CHARS // 2 :]}"
     words = text.split()
     if len(words) <= QUERY_HEAD_WORDS + QUERY_TAIL_WORDS:
         return " ".join(words)
