@@ -224,10 +224,11 @@ def _chat_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
+def _texts_and_tool_calls(blocks: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The text pieces and the OpenAI `tool_calls` of Anthropic content blocks (others are dropped)."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for block in content:
+    for block in blocks:
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
@@ -241,6 +242,11 @@ def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
                     "function": {"name": block.get("name"), "arguments": _dumps(block.get("input") or {})},
                 }
             )
+    return texts, calls
+
+
+def _anthropic_assistant_to_chat(content: list[Any]) -> dict[str, Any]:
+    texts, calls = _texts_and_tool_calls(content)
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
         msg["tool_calls"] = calls
@@ -537,22 +543,7 @@ def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, An
 
 def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, Any]:
     """An Anthropic `message` → an OpenAI `chat.completion`. Thinking blocks are dropped."""
-    texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for block in as_list(resp.get("content")):
-        if not isinstance(block, dict):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(as_str(block.get("text")))
-        elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": _dumps(block.get("input") or {})},
-                }
-            )
+    texts, calls = _texts_and_tool_calls(as_list(resp.get("content")))
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
