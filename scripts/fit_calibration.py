@@ -32,7 +32,6 @@ from llmroute.wire.conversation import Message  # noqa: E402
 
 FEATURES = (
     "score",
-    "margin",
     "latest_max_z",
     "previous_z",
     "has_context",

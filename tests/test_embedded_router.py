@@ -92,13 +92,7 @@ def test_missing_model_or_tokenizer_is_a_clear_error(tmp_path: Path) -> None:
             "code_generation",
         ),
         ("Build a React component that renders a sortable data table", "code_generation"),
-        pytest.param(
-            "Explain the trade-offs between microservices and monolithic architectures",
-            "complex_reasoning",
-            # Known gap: it scores complex_reasoning best by a wide margin, but the calibrated
-            # confidence stays below the threshold for this two-route set. strict: a fix shows up.
-            marks=pytest.mark.xfail(strict=True, reason="calibrated confidence below threshold"),
-        ),
+        ("Explain the trade-offs between microservices and monolithic architectures", "complex_reasoning"),
         ("What is the capital of France?", None),
     ],
 )
