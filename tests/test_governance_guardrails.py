@@ -377,3 +377,25 @@ def test_bad_guardrail_config_is_one_clear_line(section: str, fragment: str) -> 
     with pytest.raises(ConfigError) as caught:
         load_config_text("model_providers: [{model: echo/small}]\n" + section, env={})
     assert fragment in str(caught.value)
+
+
+def test_governance_decisions_are_span_events(provider: FakeProvider) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    guard = "  request: [{type: pii, name: pii, action: redact}]\n"
+    extra = "rate_limits: {rules: [{name: rpm, requests_per_minute: 1}]}\ntracing: {sampling_ratio: 1.0}\n"
+    with RunningGateway(config(provider.url, guard) + extra) as gw, httpx.Client(base_url=gw.url) as http:
+        spans = InMemorySpanExporter()
+        gw.gateway.tracing.provider.add_span_processor(SimpleSpanProcessor(spans))
+        assert http.post("/v1/chat/completions", json=BODIES["openai_chat"][1]).status_code == 200
+        assert http.post("/v1/chat/completions", json=BODIES["openai_chat"][1]).status_code == 429
+        for _ in range(100):  # the server span ends just after the response
+            if len([s for s in spans.get_finished_spans() if s.name.startswith("POST")]) == 2:
+                break
+            threading.Event().wait(0.02)
+    servers = [s for s in spans.get_finished_spans() if s.name == "POST /v1/chat/completions"]
+    events = [[(e.name, dict(e.attributes or {})) for e in span.events] for span in servers]
+    assert ("llmroute.guardrail.redact", {"guardrail": "pii", "stage": "request"}) in events[0]
+    assert ("llmroute.rate_limit.refused", {"rule": "rpm", "kind": "requests"}) in events[1]
+    assert EMAIL not in str(events)

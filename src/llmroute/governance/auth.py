@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmroute.governance.schema import Auth, GatewayKey, model_pattern_matches
 from llmroute.observability import metrics
+from llmroute.observability.record import note_governance
 from llmroute.server.errors import error_response, format_for_path
 from llmroute.server.reload import current_gateway
 
@@ -93,6 +94,7 @@ class AuthMiddleware:
         if key is None:
             reason = "missing" if presented is None else "invalid"
             metrics.AUTH_FAILURES.labels(reason=reason).inc()
+            note_governance("auth.refused", reason=reason)
             log.info("auth: refused %s %s (%s key)", scope["method"], scope["path"], reason)
             response = error_response(
                 format_for_path(scope["path"]),

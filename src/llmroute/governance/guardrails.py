@@ -31,6 +31,7 @@ import orjson
 
 from llmroute.governance.schema import BlocklistGuardrail, Guardrail, HttpGuardrail, PiiGuardrail
 from llmroute.observability import metrics
+from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
 from llmroute.wire import ClientFormat
 
@@ -356,6 +357,7 @@ class HttpCheck:
                 metrics.GUARDRAIL_DECISIONS.labels(
                     guardrail=self.name, stage=screening.stage, action="error_deny"
                 ).inc()
+                note_governance("guardrail.error_deny", guardrail=self.name, stage=screening.stage)
                 raise ApiError(
                     503,
                     f"Guardrail '{self.name}' is unavailable; the request was not sent",
@@ -407,6 +409,7 @@ class GuardrailChain:
                 metrics.GUARDRAIL_DECISIONS.labels(
                     guardrail=check.name, stage=self.stage, action="block"
                 ).inc()
+                note_governance("guardrail.block", guardrail=check.name, stage=self.stage)
                 log.info("guardrail '%s': blocked the %s (%s)", check.name, self.stage, blocked.reason)
                 what = "request" if self.stage == "request" else "response"
                 raise ApiError(
@@ -415,5 +418,7 @@ class GuardrailChain:
                     "content_blocked",
                 ) from None
             metrics.GUARDRAIL_DECISIONS.labels(guardrail=check.name, stage=self.stage, action=action).inc()
+            if action != "pass":
+                note_governance(f"guardrail.{action}", guardrail=check.name, stage=self.stage)
             screening.actions.append(action)
         return screening.body, any(action in ("redact", "modify") for action in screening.actions)

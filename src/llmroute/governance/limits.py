@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from llmroute.governance.schema import Limits
 from llmroute.observability import metrics
+from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
 from llmroute.wire import error_body
 
@@ -42,6 +43,7 @@ class ConcurrencyGate:
             await asyncio.wait_for(self._slots.acquire(), self.queue_timeout)
         except TimeoutError:
             metrics.CAPACITY_REJECTIONS.inc()
+            note_governance("limits.at_capacity", slots=str(self.size))
             raise ApiError(
                 503,
                 f"The gateway is at capacity ({self.size} upstream requests in flight); retry shortly",

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from llmroute.governance.schema import Auth, RateLimitRule, RateLimits, model_pattern_matches
 from llmroute.governance.shared import SharedRedis, StoreUnavailable
 from llmroute.observability import metrics
+from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
 from llmroute.wire import ClientFormat
 
@@ -315,6 +316,7 @@ class RateLimiter:
     def _store_down(self, key: str | None) -> None:
         if self.on_store_error == "deny":
             metrics.SHARED_STATE_ERRORS.labels(operation="rate_limit", outcome="denied").inc()
+            note_governance("rate_limit.store_unavailable", outcome="denied")
             raise ApiError(
                 503,
                 "Rate limiting is unavailable (shared state store unreachable); try again shortly",
@@ -322,12 +324,14 @@ class RateLimiter:
                 {"Retry-After": "1"},
             )
         metrics.SHARED_STATE_ERRORS.labels(operation="rate_limit", outcome="allowed").inc()
+        note_governance("rate_limit.store_unavailable", outcome="allowed")
         return None
 
     def _refusal(self, waits: list[tuple[float, Charge]], estimate: int) -> ApiError:
         wait, charge = min(waits, key=lambda pair: pair[0])
         for _, refused in waits:
             metrics.RATE_LIMITED.labels(rule=refused.rule, kind=refused.kind).inc()
+        note_governance("rate_limit.refused", rule=charge.rule, kind=charge.kind)
         log.info(
             "rate limit: refused by rule '%s' (%s per minute: %d)", charge.rule, charge.kind, charge.capacity
         )

@@ -34,6 +34,7 @@ from llmroute.governance.limits import ConcurrencyGate
 from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
 from llmroute.governance.shared import RedisCooldowns, SharedRedis
 from llmroute.observability import metrics
+from llmroute.observability.record import note_governance
 from llmroute.proxy.cooldown import CooldownStore
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
@@ -129,6 +130,7 @@ class Governance:
             return decision
         if not allowed:
             metrics.AUTH_FAILURES.labels(reason="model_not_allowed").inc()
+            note_governance("auth.model_not_allowed", key=key.name)
             refused = ", ".join(decision.models) or "none"
             log.info("auth: key '%s' may not use %s", key.name, refused)
             raise ApiError(

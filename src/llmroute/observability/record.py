@@ -67,6 +67,9 @@ class RequestRecord:
     response_started: float | None = None
     ended: float | None = None
     error: str | None = None  # an exception that escaped the app
+    # governance decisions (keys, rate limits, guardrails): (event, attributes, perf_counter moment),
+    # written as events on the request span. None until the first one (most requests have none).
+    governance: list[tuple[str, dict[str, str], float]] | None = None
 
     @property
     def traceparent(self) -> str:
@@ -138,3 +141,13 @@ def start_attempt(model: str, trace_id: str) -> UpstreamAttempt:
     )
     record.attempts.append(attempt)
     return attempt
+
+
+def note_governance(event: str, **attributes: str) -> None:
+    """Record a governance decision (e.g. "guardrail.redact", guardrail="pii") for the request's span."""
+    record = _current.get()
+    if record is None:
+        return
+    if record.governance is None:
+        record.governance = []
+    record.governance.append((event, attributes, time.perf_counter()))

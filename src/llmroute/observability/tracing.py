@@ -120,6 +120,8 @@ class Tracing:
                 span.set_attribute("llmroute.model", record.model)
             span.set_attribute("llmroute.attempts", len(record.attempts))
             span.set_attribute("llmroute.gateway_overhead_ms", round(overhead * 1000, 3))
+            for event, attributes, moment in record.governance or ():
+                span.add_event(f"llmroute.{event}", attributes, timestamp=record.clock_ns(moment))
             if record.error is not None:
                 span.set_status(Status(StatusCode.ERROR, record.error))
             elif status >= 500:
