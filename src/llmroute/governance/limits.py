@@ -40,7 +40,8 @@ class ConcurrencyGate:
             await self._slots.acquire()  # a free slot: no timer needed
             return
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.queue_timeout)
+            async with asyncio.timeout(self.queue_timeout):
+                await self._slots.acquire()
         except TimeoutError:
             metrics.CAPACITY_REJECTIONS.inc()
             note_governance("limits.at_capacity", slots=str(self.size))
