@@ -53,7 +53,7 @@ class Load:
             f.write(b"\n".join(bodies) + b"\n")
         try:
             command = [
-                *self.layout.taskset(self.layout.load),
+                *self.layout.prefix(self.layout.load),
                 str(self.wrk),
                 "-t1",
                 f"-c{connections}",

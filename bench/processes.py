@@ -24,23 +24,49 @@ def free_port() -> int:
 
 
 class Layout:
-    """Which CPUs the server under test and the load side (load generator + upstream) run on."""
+    """Where the bench's processes run, and at which priority.
 
-    def __init__(self, pin: bool) -> None:
+    The server under test and the fake upstream share one CPU, the load generator (wrk, or this
+    process for time to first byte) gets the others. Then a request through a gateway crosses
+    between CPUs exactly as often as a direct one does (client -> server side -> client), and the
+    difference is the gateway's own work: on a virtual machine a cross-CPU wake-up can cost more
+    than the whole gateway, which would otherwise be charged to it. The upstream's share of its CPU
+    is small (tens of microseconds per request, see the direct column). When root, every bench
+    process runs at a raised priority, the same for every target, so that other work on a shared
+    machine disturbs the measurement less."""
+
+    PRIORITY = -10
+
+    def __init__(self, pin: bool, boost: bool) -> None:
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         self.pinned = pin and len(cpus) >= 2
         self.server = {cpus[0]} if self.pinned else None
         self.load = set(cpus[1:]) if self.pinned else None
+        self.boost = boost and hasattr(os, "geteuid") and os.geteuid() == 0
+
+    def apply_to_self(self) -> None:
+        """This process is the time-to-first-byte client: load-side CPUs, the bench's priority."""
+        if self.load:
+            os.sched_setaffinity(0, self.load)
+        if self.boost:
+            os.setpriority(os.PRIO_PROCESS, 0, self.PRIORITY)
 
     def describe(self) -> str:
-        if not self.pinned:
-            return "no CPU pinning (fewer than 2 CPUs, or --no-pin)"
-        return f"gateway on CPU {sorted(self.server or ())}, load generator + upstream on CPUs {sorted(self.load or ())}"
+        where = (
+            f"server + fake upstream on CPU {sorted(self.server or ())}, load generator on CPUs {sorted(self.load or ())}"
+            if self.pinned
+            else "no CPU pinning (fewer than 2 CPUs, or --no-pin)"
+        )
+        return where + (f", all at nice {self.PRIORITY}" if self.boost else "")
 
-    def taskset(self, cpus: set[int] | None) -> list[str]:
-        if cpus is None or not shutil.which("taskset"):
-            return []
-        return ["taskset", "-c", ",".join(str(c) for c in sorted(cpus))]
+    def prefix(self, cpus: set[int] | None) -> list[str]:
+        """Command prefix that runs a program on `cpus` (None: anywhere) at the bench's priority."""
+        out: list[str] = []
+        if cpus is not None and shutil.which("taskset"):
+            out += ["taskset", "-c", ",".join(str(c) for c in sorted(cpus))]
+        if self.boost:
+            out += ["nice", "-n", str(self.PRIORITY)]
+        return out
 
 
 class Process:

@@ -12,8 +12,11 @@ three, on the same machine, one worker each. For each target:
 
 Load comes from wrk (installed with apt-get when missing and possible) through bench/wrk_post.lua;
 without wrk, from bench/loadgen.py (Python, asyncio + httptools). Time to first byte always comes
-from loadgen.py. On a machine with 2+ CPUs the gateway under test is pinned to CPU 0 and the load
-generator and the upstream to CPU 1, so they do not steal the gateway's core.
+from loadgen.py. On a machine with 2+ CPUs the server under test and the upstream share CPU 0 and the
+load generator runs on the others (why: bench/processes.py, `Layout`); as root, all at nice -10.
+Each load run also records the server's CPU time, so the table shows CPU per request and requests
+per CPU-second (throughput per core), which other work on a shared machine disturbs far less than
+requests per second.
 
 LiteLLM is installed (pinned version) into its own virtualenv under .bench/ on the first run; if that
 fails the bench says why and reports direct vs llmroute only. Results: a table on stdout and JSON in
@@ -146,8 +149,10 @@ def measure(
         cpu = server.cpu_seconds()
         out = load.run(port, bodies, connections, seconds)
         used = server.cpu_seconds() - cpu
-        if out["requests"]:
+        if out["requests"] and used > 0:
             out["server_cpu_us_per_request"] = used / out["requests"] * 1e6
+            # Throughput per core: what one fully busy CPU would serve at this cost per request.
+            out["requests_per_cpu_second"] = out["requests"] / used
         return out
 
     print(f"  {name}: warm-up", flush=True)
@@ -179,7 +184,7 @@ def llmroute_command(layout: Layout, config: Path, port: int, workers: int, pin:
     exe = Path(sys.executable).with_name("llmroute")
     cpus = layout.server if pin else None
     return [
-        *layout.taskset(cpus),
+        *layout.prefix(cpus),
         str(exe),
         "up",
         str(config),
@@ -205,9 +210,8 @@ def guarded(what: str, results: dict[str, Any], key: str, run: Callable[[], Any]
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    layout = Layout(pin=not args.no_pin)
-    if layout.load:
-        os.sched_setaffinity(0, layout.load)  # this process (time-to-first-byte client) and the upstream
+    layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
+    layout.apply_to_self()
     load = Load(ensure_wrk(allow_install=not args.python_load), layout)
     litellm_exe, litellm_why = ensure_litellm(install=not args.no_litellm)
     results: dict[str, Any] = {
@@ -229,7 +233,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bench: {layout.describe()}; load: {load.tool}", flush=True)
     upstream_port = free_port()
     upstream = Process(
-        "upstream", [sys.executable, str(BENCH_DIR / "upstream.py"), "--port", str(upstream_port)]
+        "upstream",
+        [
+            *layout.prefix(layout.server),
+            sys.executable,
+            str(BENCH_DIR / "upstream.py"),
+            "--port",
+            str(upstream_port),
+        ],
     )
     try:
         wait_ready(upstream, upstream_port, BODY, 20)
@@ -269,7 +280,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             def theirs() -> dict[str, Any]:
                 port = free_port()
                 command = [
-                    *layout.taskset(layout.server),
+                    *layout.prefix(layout.server),
                     str(litellm_exe),
                     "--config",
                     str(lconfig),
@@ -331,13 +342,19 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_soak(args: argparse.Namespace) -> dict[str, Any]:
     """RSS of a routing gateway (embedded model loaded) sampled while it serves `soak_requests`."""
-    layout = Layout(pin=not args.no_pin)
-    if layout.load:
-        os.sched_setaffinity(0, layout.load)
+    layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
+    layout.apply_to_self()
     load = Load(ensure_wrk(allow_install=not args.python_load), layout)
     upstream_port = free_port()
     upstream = Process(
-        "upstream", [sys.executable, str(BENCH_DIR / "upstream.py"), "--port", str(upstream_port)]
+        "upstream",
+        [
+            *layout.prefix(layout.server),
+            sys.executable,
+            str(BENCH_DIR / "upstream.py"),
+            "--port",
+            str(upstream_port),
+        ],
     )
     samples: list[dict[str, float]] = []
     try:
@@ -390,6 +407,9 @@ def main() -> None:
     parser.add_argument("--no-routing", action="store_true", help="skip the routing-on run")
     parser.add_argument("--no-multi", action="store_true", help="skip the --workers 2 run")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument(
+        "--no-priority", action="store_true", help="do not raise the bench processes' priority (root only)"
+    )
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--soak", action="store_true", help="run the memory soak instead")
     parser.add_argument("--soak-requests", type=int, default=100_000)

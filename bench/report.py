@@ -62,6 +62,8 @@ def report(results: dict[str, Any]) -> list[str]:
         ("added TTFB p50 ms", lambda t: fmt_ms(added(t, direct, "stream", "ttfb_p50_ms"))),
         ("added TTFB p99 ms", lambda t: fmt_ms(added(t, direct, "stream", "ttfb_p99_ms"))),
         ("server CPU us/req @32", lambda t: fmt_int(get(t, "c32", "server_cpu_us_per_request"))),
+        ("req per CPU-s @32", lambda t: fmt_int(get(t, "c32", "requests_per_cpu_second"))),
+        ("req per CPU-s @256", lambda t: fmt_int(get(t, "c256", "requests_per_cpu_second"))),
         ("non-2xx + errors", lambda t: fmt_int(failures(t))),
         (
             "RSS MiB after load",
@@ -103,6 +105,16 @@ def verdict(results: dict[str, Any]) -> list[str]:
                 ratio = mine / theirs
                 lines.append(
                     f"throughput vs LiteLLM @{c} conns: {ratio:.1f}x ({mine:,.0f} vs {theirs:,.0f} req/s) "
+                    f"(goal >= 20x): {'PASS' if ratio >= 20 else 'FAIL'}"
+                )
+            mine, theirs = (
+                get(ours, f"c{c}", "requests_per_cpu_second"),
+                get(litellm, f"c{c}", "requests_per_cpu_second"),
+            )
+            if mine and theirs:
+                ratio = mine / theirs
+                lines.append(
+                    f"throughput per CPU-second vs LiteLLM @{c} conns: {ratio:.1f}x ({mine:,.0f} vs {theirs:,.0f}) "
                     f"(goal >= 20x): {'PASS' if ratio >= 20 else 'FAIL'}"
                 )
         lp50 = added(litellm, direct, "sequential", "p50_ms")
