@@ -565,3 +565,14 @@ def test_governed_gateway_survives_anything(
     """The same bodies with keys, rate limits, guardrails and the concurrency cap all in the path."""
     fmt, url = path
     exchange(governed, fmt, url, data.draw(bodies(fmt)), data.draw(headers))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("stream", [[None], "yes", 1, {}])
+def test_a_non_boolean_stream_is_refused(env: Env, fmt: str, stream: object) -> None:
+    """Found by the fuzzer: `"stream": [null]` reached the provider as sent (a lenient one streamed
+    back, and the gateway returned SSE labelled as JSON)."""
+    body = {"input": "hi", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": stream}
+    response = env.http.post(PROXY_PATHS[fmt], json=body)
+    assert response.status_code == 400, response.text
+    assert "'stream' must be true or false" in response.text

@@ -40,6 +40,10 @@ def parse_conversation(fmt: ClientFormat, body: Any) -> list[Message]:
     """Normalise a client request body of format `fmt`. Raises WireError on a malformed body."""
     if not isinstance(body, dict):
         raise WireError("request body must be a JSON object")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        # The proxy streams only for `true`; anything else must not reach a provider as sent.
+        raise WireError("'stream' must be true or false")
     if fmt == "openai_chat":
         return _parse_chat(body)
     if fmt == "anthropic":
