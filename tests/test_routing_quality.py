@@ -1,7 +1,7 @@
 """Routing quality floors on the shared dev cases and CLINC150 val, so accuracy cannot silently drop.
 
-Measured (see docs/routing.md): dev cases 85.0%, CLINC150 val about 85%. The floors sit a few points
-below. Skipped when the shared folder (LLMROUTE_SHARED or ../shared) is absent.
+Measured (see docs/routing.md): dev cases 83.8%, CLINC150 val 86.3% (every 4th line: 87.0%). The
+floors sit a few points below. Skipped when the shared folder (LLMROUTE_SHARED or ../shared) is absent.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from clinc_to_eval import convert  # noqa: E402
 
-DEV_FLOOR = 0.81
-CLINC_FLOOR = 0.81
+DEV_FLOOR = 0.80
+CLINC_FLOOR = 0.83
 
 
 @pytest.fixture(scope="module")
