@@ -2,15 +2,18 @@
 
 How a decision is made (docs/routing.md, "How the embedded router works"):
 
-1. Every route becomes a few anchor texts: its description, the description's clauses, and its
-   `examples`. Anchors are embedded once and cached by text, so inline preferences reuse the cache.
-2. The conversation becomes two query vectors: the latest user turn alone, and a context vector that
-   mixes in earlier turns with decaying weight (the latest turn weighted most) so elliptical follow-ups
-   ("and for 15 years instead?") inherit the thread's topic. System/developer/tool messages are ignored.
-3. A route's score is its best anchor similarity, blended over the two query vectors.
-4. Built-in background examples ("thanks, that worked", small talk) compete with the routes: when the
-   latest turn is closer to them than to any route, or the best route is below the threshold, the
-   answer is no route.
+1. Every route becomes anchor texts: its description, the description's clauses and its `examples`;
+   routes without examples also borrow those of the closest topics of a built-in topic bank. Texts are
+   embedded once and cached by text, so inline preferences reuse the cache and new ones are embedded
+   on first use.
+2. The conversation becomes turns, newest first: the latest user turn, then up to two earlier user turns
+   (and the assistant turns between). System/developer/tool messages are ignored.
+3. Each turn is scored against each route and normalised by the route's baseline (how similar ordinary
+   unrelated requests are to it). Turn scores are mixed with the latest turn weighted most; earlier turns
+   fade when the latest turn stands on its own (a topic shift) and carry elliptical follow-ups.
+4. A logistic calibration (data/calibration.json, fitted by scripts/fit_calibration.py on evals/train/)
+   turns the best route's features into a confidence; below the threshold the answer is no route. A short
+   turn that reads like "thanks, that worked" is no route whatever came before.
 
 Only the latest turn's text usually needs the encoder: earlier turns and route anchors come from the
 cache, and whatever is missing is embedded in the same single batch.
@@ -72,7 +75,7 @@ class Tuning:
     prev_assistant_weight: float = 0.0
     older_user_weight: float = 0.2
     # earlier turns fade when the latest turn is self-sufficient: their weights are scaled by
-    # 1 / (1 + exp(self_sufficiency * (latest_max_z - sufficient_z)))
+    # 2 / (1 + exp(self_sufficiency * (latest_max_z - sufficient_z)))  (0 disables the fade)
     self_sufficiency: float = 1.0
     sufficient_z: float = 3.0
     # a background example closer than this to a route anchor is dropped for that route set
