@@ -19,6 +19,7 @@ import numpy as np
 # all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces; longer input is truncated.
 MAX_TOKENS = 256
 DEFAULT_TOKENIZER = "minilm-tokenizer.json"
+CHUNK = 32
 
 
 class EncoderLoadError(RuntimeError):
@@ -104,11 +105,29 @@ class SentenceEncoder:
         else:
             self._output, self._pooled = outputs[0], False
         self.model_path = model_path
+        self._dimension: int | None = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """One ONNX run for the whole batch; returns shape (len(texts), dim), rows of unit length."""
+        """Unit-length vectors, shape (len(texts), dim). A request's few texts go in one ONNX run; large
+        batches (route sets, built-in data) run in chunks of similar length so padding stays small."""
         if not texts:
             raise ValueError("encode() needs at least one text")
+        if len(texts) <= CHUNK:
+            return self._encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), CHUNK):
+            chunk = order[start : start + CHUNK]
+            out[chunk] = self._encode_batch([texts[i] for i in chunk])
+        return out
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = int(self._encode_batch(["."]).shape[1])
+        return self._dimension
+
+    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch([t if t.strip() else "." for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
