@@ -6,9 +6,9 @@ SHA-256 digests, so a lookup never compares secrets byte by byte (no timing side
 plain keys are not kept around. A missing or unknown key is a 401 in the client's API format; the
 presented key is never echoed or logged.
 
-`AuthMiddleware` is a plain ASGI middleware that reads the *current* gateway on every request (so
-a config reload can turn auth on, off or change the keys); with no `auth` section it only passes
-the request on.
+`check_key` runs in the gateway middleware (`server/reload.py`) against the keys of the gateway
+the request is pinned to, so a config reload can turn auth on, off or change the keys; with no
+`auth` section it is not called at all.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import hashlib
 import logging
 from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
 from llmroute.governance.schema import Auth, GatewayKey, model_pattern_matches
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.server.errors import error_response, format_for_path
-from llmroute.server.reload import current_gateway
 
 log = logging.getLogger("llmroute.governance")
 
@@ -76,34 +76,24 @@ def caller_key(scope: Scope) -> GatewayKey | None:
     return state.get(STATE_KEY) if state else None
 
 
-class AuthMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        governance = current_gateway(scope).governance
-        keys = governance.keys if governance is not None else None
-        if keys is None or scope["path"] in keys.open_paths:
-            await self.app(scope, receive, send)
-            return
-        presented = presented_key(scope["headers"])
-        key = keys.lookup(presented) if presented else None
-        if key is None:
-            reason = "missing" if presented is None else "invalid"
-            metrics.AUTH_FAILURES.labels(reason=reason).inc()
-            note_governance("auth.refused", reason=reason)
-            log.info("auth: refused %s %s (%s key)", scope["method"], scope["path"], reason)
-            response = error_response(
-                format_for_path(scope["path"]),
-                401,
-                MISSING if presented is None else INVALID,
-                "invalid_api_key",
-                {"WWW-Authenticate": 'Bearer realm="llmroute"'},
-            )
-            await response(scope, receive, send)
-            return
+def check_key(keys: KeyTable, scope: Scope) -> Response | None:
+    """None when the request may go on (the accepted key is left in the request's state), else the
+    401 to answer with, in the client's format."""
+    if scope["path"] in keys.open_paths:
+        return None
+    presented = presented_key(scope["headers"])
+    key = keys.lookup(presented) if presented else None
+    if key is not None:
         scope.setdefault("state", {})[STATE_KEY] = key
-        await self.app(scope, receive, send)
+        return None
+    reason = "missing" if presented is None else "invalid"
+    metrics.AUTH_FAILURES.labels(reason=reason).inc()
+    note_governance("auth.refused", reason=reason)
+    log.info("auth: refused %s %s (%s key)", scope["method"], scope["path"], reason)
+    return error_response(
+        format_for_path(scope["path"]),
+        401,
+        MISSING if presented is None else INVALID,
+        "invalid_api_key",
+        {"WWW-Authenticate": 'Bearer realm="llmroute"'},
+    )

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmroute.config.resolved import LoadedConfig
-from llmroute.governance.auth import AuthMiddleware
 from llmroute.governance.limits import configure_protocol
 from llmroute.observability.logs import configure_logging
 from llmroute.observability.metrics_endpoint import metrics_endpoint
@@ -31,7 +30,7 @@ from llmroute.observability.trace_context import new_trace_id, parse_traceparent
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
 from llmroute.server.gateway import Gateway
-from llmroute.server.reload import GatewayPinMiddleware, InFlight, Reloader, current_gateway
+from llmroute.server.reload import GatewayMiddleware, InFlight, Reloader, current_gateway
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
 log = logging.getLogger("llmroute.server")
@@ -205,11 +204,10 @@ def create_app(config: LoadedConfig) -> Starlette:
         lifespan=lifespan,
         # Metrics, trace ids, spans and the request log line for every request (observability/).
         middleware=[
-            # Each request stays on the gateway (config) it started on across reloads (server/reload.py).
-            Middleware(GatewayPinMiddleware, in_flight=in_flight),
             Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing),
-            # Gateway API keys (governance/auth.py): passes requests straight on when `auth` is not configured.
-            Middleware(AuthMiddleware),
+            # Each request stays on the gateway (config) it started on across reloads, and that
+            # gateway's API keys are checked when it has any (server/reload.py, governance/auth.py).
+            Middleware(GatewayMiddleware, in_flight=in_flight),
         ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected_error},
     )

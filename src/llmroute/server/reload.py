@@ -6,7 +6,7 @@ one, never a mix. A config that does not load (syntax, validation, a missing var
 gateway that fails to start is refused: the error is logged line by line, counted in
 `llmroute_config_reloads_total{result="error"}`, and the old gateway keeps serving.
 
-Each request is pinned to the gateway it started on (`GatewayPinMiddleware`): it finishes on
+Each request is pinned to the gateway it started on (`GatewayMiddleware`): it finishes on
 that config, streams included, and the old gateway is stopped only once its last request is
 done (or after the listener's timeout). In-process state that should outlive a reload moves to
 the new gateway: in-memory session pins, cooldowns and rate-limit budgets, and the tracer the
@@ -30,9 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmroute.config import ConfigError, load_config
 from llmroute.config.resolved import LoadedConfig
+from llmroute.governance.auth import check_key
 from llmroute.observability import metrics
 
-if TYPE_CHECKING:  # imported lazily: the governance middleware imports this module
+if TYPE_CHECKING:  # imported lazily: the gateway imports governance, which this module uses
     from llmroute.server.gateway import Gateway
 
 log = logging.getLogger("llmroute.reload")
@@ -92,8 +93,9 @@ class InFlight:
         return True
 
 
-class GatewayPinMiddleware:
-    """Pins each HTTP request to the gateway current when it arrived, for its whole life."""
+class GatewayMiddleware:
+    """Pins each HTTP request to the gateway current when it arrived, for its whole life, and checks
+    that gateway's API keys when it has any (governance/auth.py)."""
 
     def __init__(self, app: ASGIApp, in_flight: InFlight) -> None:
         self.app = app
@@ -105,6 +107,12 @@ class GatewayPinMiddleware:
             return
         gateway = scope["app"].state.gateway
         scope.setdefault("state", {})[PINNED] = gateway
+        governance = gateway.governance
+        if governance is not None and governance.keys is not None:
+            refusal = check_key(governance.keys, scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         self.in_flight.enter(gateway)
         try:
             await self.app(scope, receive, send)
