@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -66,7 +67,15 @@ class Env:
         self.spans = InMemorySpanExporter()
         gateway.gateway.tracing.provider.add_span_processor(SimpleSpanProcessor(self.spans))
 
-    def finished(self) -> list[ReadableSpan]:
+    def finished(self, expect_request: bool = False, timeout: float = 10.0) -> list[ReadableSpan]:
+        """Take the spans finished so far. With `expect_request`, first wait (bounded) for the request's
+        root span: it ends after the last body byte is sent, so the client can hold the whole response
+        a moment before the span tree is complete."""
+        deadline = time.monotonic() + timeout
+        while expect_request and time.monotonic() < deadline:
+            if any(s.parent is None for s in self.spans.get_finished_spans()):
+                break
+            time.sleep(0.005)
         spans = list(self.spans.get_finished_spans())
         self.spans.clear()
         return spans
@@ -95,7 +104,7 @@ def test_routed_failed_over_request_has_the_full_span_tree(env: Env) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-llmroute-model"] == CLAUDE
-    spans = env.finished()
+    spans = env.finished(expect_request=True)
 
     (server,) = by_name(spans, "POST /v1/chat/completions")
     (routing,) = by_name(spans, "llmroute.routing")
@@ -162,7 +171,7 @@ def test_streamed_attempt_span_lasts_the_stream(env: Env) -> None:
     )
     assert response.status_code == 200
     assert "data: [DONE]" in response.text
-    spans = env.finished()
+    spans = env.finished(expect_request=True)
     (attempt,) = by_name(spans, "llmroute.upstream")
     (server,) = by_name(spans, "POST /v1/chat/completions")
     assert attempt.attributes["llmroute.upstream.stream"] is True
@@ -179,7 +188,7 @@ def test_decision_endpoint_trace_id_is_the_span_trace_id(env: Env) -> None:
         "/routing/v1/chat/completions", json={"messages": [{"role": "user", "content": "fix my code"}]}
     )
     assert response.status_code == 200, response.text
-    (server,) = by_name(env.finished(), "POST /routing/v1/chat/completions")
+    (server,) = by_name(env.finished(expect_request=True), "POST /routing/v1/chat/completions")
     assert response.json()["trace_id"] == f"{server.context.trace_id:032x}"
     match = TRACEPARENT.match(response.headers["traceparent"])
     assert match is not None
@@ -191,9 +200,9 @@ def test_pinned_request_marks_the_routing_span(env: Env) -> None:
     env.router.script(ROUTE_CODING)
     body = {"messages": [{"role": "user", "content": "write a parser"}]}
     assert env.http.post("/v1/chat/completions", json=body, headers=headers).status_code == 200
-    env.finished()
+    env.finished(expect_request=True)  # the first request's spans, so they cannot land in the second's
     assert env.http.post("/v1/chat/completions", json=body, headers=headers).status_code == 200
-    (routing,) = by_name(env.finished(), "llmroute.routing")
+    (routing,) = by_name(env.finished(expect_request=True), "llmroute.routing")
     assert routing.attributes["llmroute.pinned"] is True
     assert routing.attributes["llmroute.decision.source"] == "pinned"
     assert "llmroute.router.backend" not in routing.attributes
@@ -205,7 +214,7 @@ def test_client_error_from_upstream_is_an_attempt_without_failover(env: Env) -> 
     env.openai.script(Fail(400))
     response = env.http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 400
-    spans = env.finished()
+    spans = env.finished(expect_request=True)
     (attempt,) = by_name(spans, "llmroute.upstream")
     assert attempt.attributes["error.type"] == "status_4xx"
     assert "llmroute.failover_reason" not in attempt.attributes
