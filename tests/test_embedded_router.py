@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llmroute.routing.embedded import EmbeddedRouter, context_turns, description_clauses
+from llmroute.routing.embedded import EmbeddedRouter, context_turns, description_clauses, head_sentence
 from llmroute.routing.embedding import EncoderLoadError, SentenceEncoder, default_model
 from llmroute.routing.types import Route
 from llmroute.wire.conversation import Message
@@ -253,3 +253,12 @@ def test_description_clauses_and_context_turns() -> None:
         ]
     )
     assert turns == [("user", "second"), ("assistant", "reply"), ("user", "first")]
+
+
+def test_head_sentence_of_long_turns_only() -> None:
+    pasted = (
+        "Summarize this abstract in two bullet points: " + "the cells grew faster under blue light. " * 10
+    )
+    assert head_sentence(pasted, 40) == "Summarize this abstract in two bullet points:"
+    assert head_sentence("short question about my order?", 40) is None
+    assert head_sentence("word " * 60, 40) is None  # no sentence boundary: no head view

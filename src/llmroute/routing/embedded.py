@@ -66,6 +66,8 @@ class Tuning:
     ack_max_words: int = 8
     # ... or whose every comma/sentence piece is at least this close to one
     ack_piece_gate: float = 0.5
+    # a turn longer than this many words is also scored by its first sentence (0 disables)
+    head_min_words: int = 40
     # built-in topic bank: a route borrows the examples of topics whose description is at least this
     # similar to its own (and closer to it than to any other route); borrowed score weight
     topic_affinity: float = 0.4
@@ -168,14 +170,15 @@ class EmbeddedRouter:
         if turns is None:
             return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
         pieces = short_turn_pieces(turns[0][1], self.tuning.ack_max_words)
-        texts = [text for _, text in turns] + pieces
+        head = head_sentence(turns[0][1], self.tuning.head_min_words)
+        texts = [text for _, text in turns] + pieces + ([head] if head else [])
         route_set = self._cached_route_set(routes)
         if route_set is None:
             vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
             route_set = self._route_set(routes, vectors)
         else:
             vectors = self._embed(texts)
-        return self._decide(route_set, turns, vectors, pieces)
+        return self._decide(route_set, turns, vectors, pieces, head)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -188,8 +191,9 @@ class EmbeddedRouter:
         turns: list[tuple[str, str]],
         vectors: dict[str, np.ndarray],
         pieces: Sequence[str] = (),
+        head: str | None = None,
     ) -> Classification:
-        scores, features = self._score(rs, turns, vectors)
+        scores, features = self._score(rs, turns, vectors, head)
         ack = features["ack"]
         if pieces and len(rs.ack):
             # "cool, booked the 3pm slot": every piece of the turn reads as closing the thread (but
@@ -216,13 +220,21 @@ class EmbeddedRouter:
         )
 
     def _score(
-        self, rs: _RouteSet, turns: list[tuple[str, str]], vectors: dict[str, np.ndarray]
+        self,
+        rs: _RouteSet,
+        turns: list[tuple[str, str]],
+        vectors: dict[str, np.ndarray],
+        head: str | None = None,
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Per-route combined scores and the features the calibrated none-decision reads."""
         t = self.tuning
         queries = np.stack([vectors[text] for _, text in turns])
         raw = self._raw_scores(rs, queries)
         per_turn = (raw - rs.base_mean) / rs.base_std  # (n_turns, n_routes), baseline-normalised
+        if head is not None:
+            # A long turn's opening sentence usually states the ask ("Summarize this abstract: ...").
+            head_z = (self._raw_scores(rs, vectors[head][None, :])[0] - rs.base_mean) / rs.base_std
+            per_turn[0] = np.maximum(per_turn[0], head_z)
         roles = [role for role, _ in turns]
         weights = turn_weights(roles, t)
         fade = 1.0 / (1.0 + np.exp(t.self_sufficiency * (float(per_turn[0].max()) - t.sufficient_z)))
@@ -454,6 +466,20 @@ def short_turn_pieces(text: str, max_words: int) -> list[str]:
         return []
     pieces = [p.strip() for p in _PIECE_SPLIT.split(text) if p.strip()]
     return pieces if len(pieces) > 1 else []
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!:])\s+|\n+")
+
+
+def head_sentence(text: str, min_words: int) -> str | None:
+    """The first sentence of a turn longer than `min_words` words, when it is a sentence of its own."""
+    if min_words <= 0 or len(text.split()) <= min_words:
+        return None
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    words = first.split()
+    if len(words) < 3 or len(words) >= min_words:
+        return None
+    return " ".join(words)
 
 
 def trim_text(text: str) -> str:
