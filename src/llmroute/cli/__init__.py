@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from llmroute import __version__
+from llmroute.cli.eval import eval_command
 from llmroute.cli.init import init
 from llmroute.cli.route import route_command
 from llmroute.cli.up import up
@@ -25,5 +26,6 @@ main.add_command(up)
 main.add_command(validate)
 main.add_command(init)
 main.add_command(route_command)
+main.add_command(eval_command)
 
 # Other commands: import them at the top with the others and add one `main.add_command(...)` line here.
