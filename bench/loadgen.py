@@ -149,7 +149,10 @@ async def closed_loop(
 
 
 async def first_byte(host: str, port: int, path: str, body: bytes, requests: int) -> dict[str, float]:
-    """Sequential streaming requests: p50/p99 time to the first body byte and to the end."""
+    """Sequential streaming requests: p50/p99 time to the first body byte and to the end.
+
+    A body with "{n}" in it is made unique per request (see `fresh_bodies`)."""
+    supply = fresh_bodies([body])
     request = build_request(host, port, path, body)
     ttfb: list[float] = []
     total: list[float] = []
@@ -160,6 +163,8 @@ async def first_byte(host: str, port: int, path: str, body: bytes, requests: int
         try:
             if conn is None or conn.transport is None or not conn.keep_alive:
                 conn = await _connect(host, port)
+            if supply is not None:
+                request = build_request(host, port, path, next(supply))
             started = time.perf_counter()
             status = await conn.send(request)
             ended = time.perf_counter()

@@ -305,7 +305,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             rconfig = write_config("llmroute-routing.yaml", llmroute_config(upstream_port, routed=True))
             bodies = routed_bodies()
-            stream_routed = orjson.dumps({**orjson.loads(bodies[0].replace(b"{n}", b"0")), "stream": True})
+            # Streaming with routing: a new prompt every request too ("{n}" survives the JSON round trip).
+            stream_routed = orjson.dumps({**orjson.loads(bodies[0]), "stream": True})
 
             def routed() -> dict[str, Any]:
                 port = free_port()
