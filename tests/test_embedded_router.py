@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from llmroute.routing.embedded import EmbeddedRouter, context_turns, description_clauses, head_sentence
-from llmroute.routing.embedding import EncoderLoadError, SentenceEncoder, default_model
+from llmroute.routing.embedding import EncoderLoadError, SentenceEncoder, default_model, head_and_tail
+from llmroute.routing.int8_graph import rewrite
 from llmroute.routing.types import Route
 from llmroute.wire.conversation import Message
 
@@ -59,6 +60,29 @@ def test_batch_and_single_encoding_agree(encoder: SentenceEncoder) -> None:
     short, long = "refund please", "I would like to return the blue jacket I bought last week for a refund"
     batch = encoder.encode([short, long])
     assert np.allclose(batch[0], encoder.encode([short])[0], atol=1e-3)
+
+
+def test_int8_graph_runs_the_packaged_weights_as_integer_matmuls(encoder: SentenceEncoder) -> None:
+    import onnx
+
+    path, sha = default_model()
+    graph = onnx.load_from_string(rewrite(path))
+    ops = [node.op_type for node in graph.graph.node]
+    # 6 layers x (Q, K, V, attention out, feed-forward in); the feed-forward out projection stays float
+    assert ops.count("DynamicQuantizeMatMul") == 30
+    # Same weights, activations quantized: vectors stay close to the shipped fp32-compute graph.
+    shipped = SentenceEncoder(model_path=path, expected_sha256=sha)
+    texts = ["How do I reset my password?", "book a table for two tonight", "explain this stack trace"]
+    cosines = (shipped.encode(texts) * encoder.encode(texts)).sum(axis=1)
+    assert np.all(cosines > 0.98)
+
+
+def test_long_turns_keep_their_head_and_tail_pieces() -> None:
+    ids = list(range(300))
+    kept = head_and_tail(ids, 128)
+    assert len(kept) == 128
+    assert kept[:80] == ids[:80] and kept[-48:] == ids[-48:]
+    assert head_and_tail(ids[:50], 128) == ids[:50]
 
 
 def test_model_checksum_mismatch_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,15 +9,21 @@ Nothing is downloaded at run time. Another sentence-embedding ONNX model can be 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-# all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces; longer input is truncated.
-MAX_TOKENS = 256
+log = logging.getLogger(__name__)
+
+# all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces, but a turn's intent is in its
+# first sentences (long pastes are already cut to head and tail words); 128 pieces bounds the cost of
+# a pasted block of code or logs, whose words split into many pieces.
+MAX_TOKENS = 128
 DEFAULT_TOKENIZER = "minilm-tokenizer.json"
 CHUNK = 32
 
@@ -59,7 +65,8 @@ class SentenceEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        if model_path is None:
+        packaged = model_path is None
+        if packaged:
             # The packaged model is pinned: a corrupted or swapped file must not silently change routing.
             model_path, expected_sha256 = default_model()
         model_path = _checked_file(model_path, "embedding model")
@@ -74,20 +81,28 @@ class SentenceEncoder:
             self._tokenizer = Tokenizer.from_file(tokenizer_path)
         except Exception as exc:
             raise EncoderLoadError(f"cannot read tokenizer {tokenizer_path}: {exc}") from exc
+        # Truncation and padding are done here: a long turn keeps its head and its tail.
         self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_length=max_tokens)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer.no_truncation()
+        self._max_tokens = max_tokens
 
         options = ort.SessionOptions()
         # Decisions are tiny batches; one thread per run keeps latency flat and leaves cores to the proxy.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(
-                model_path, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise EncoderLoadError(f"cannot load ONNX model {model_path}: {exc}") from exc
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = None
+        if packaged:
+            # The packaged graph dequantizes its int8 weights to fp32; run them as int8 instead.
+            self._session = _int8_session(ort, model_path, str(expected_sha256), options)
+        self._one_per_run = self._session is not None
+        if self._session is None:
+            try:
+                self._session = ort.InferenceSession(
+                    model_path, sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:
+                raise EncoderLoadError(f"cannot load ONNX model {model_path}: {exc}") from exc
 
         inputs = {i.name for i in self._session.get_inputs()}
         if not {"input_ids", "attention_mask"} <= inputs:
@@ -112,6 +127,10 @@ class SentenceEncoder:
         batches (route sets, built-in data) run in chunks of similar length so padding stays small."""
         if not texts:
             raise ValueError("encode() needs at least one text")
+        if self._one_per_run:
+            # The int8 graph quantizes activations over the whole batch: padding and neighbours would
+            # shift a text's vector, so each text runs alone and its vector depends on its text only.
+            return np.concatenate([self._encode_batch([text]) for text in texts])
         if len(texts) <= CHUNK:
             return self._encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -129,8 +148,13 @@ class SentenceEncoder:
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch([t if t.strip() else "." for t in texts])
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        pieces = [head_and_tail(e.ids, self._max_tokens) for e in encodings]
+        width = max(len(p) for p in pieces)
+        ids = np.zeros((len(pieces), width), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros((len(pieces), width), dtype=np.int64)
+        for row, piece in enumerate(pieces):
+            ids[row, : len(piece)] = piece
+            mask[row, : len(piece)] = 1
         feed = {"input_ids": ids, "attention_mask": mask}
         if self._wants_token_types:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -142,6 +166,29 @@ class SentenceEncoder:
             vectors = (out * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def head_and_tail(ids: list[int], max_tokens: int) -> list[int]:
+    """At most `max_tokens` word pieces: the first five eighths and the last three (the closing [SEP]
+    included). The ask in a long pasted turn is usually before or after the paste."""
+    if len(ids) <= max_tokens:
+        return ids
+    tail = max(1, max_tokens * 3 // 8)
+    return ids[: max_tokens - tail] + ids[-tail:]
+
+
+def _int8_session(ort: Any, model_path: str, sha256: str, options: Any) -> Any:
+    """A session on the int8-compute rewrite of the packaged model, or None to run it as shipped."""
+    from llmroute.routing.int8_graph import int8_model
+
+    try:
+        model = int8_model(model_path, sha256)
+        if model is None:
+            return None
+        return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a broken cache entry or an old onnxruntime: the shipped graph still works
+        log.warning("int8 encoder graph unavailable (%s); running the packaged model as shipped", exc)
+        return None
 
 
 def _checked_file(path: str, what: str) -> str:
