@@ -34,6 +34,7 @@ import os
 import platform
 import sys
 import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,11 @@ def guarded(what: str, results: dict[str, Any], key: str, run: Callable[[], Any]
 # --- main ----------------------------------------------------------------------------------------
 
 
+def python_speed_us() -> float:
+    """How fast this machine runs Python: microseconds for `sum(range(1000))`, best of 7."""
+    return min(timeit.repeat("sum(range(1000))", number=1000, repeat=7)) / 1000 * 1e6
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
     layout.apply_to_self()
@@ -221,6 +227,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "load_generator": load.tool,
             "python": platform.python_version(),
             "machine": platform.machine(),
+            "python_speed_us": python_speed_us(),
             "load_average_at_start": os.getloadavg(),
             "seconds_per_run": args.seconds,
             "sequential_seconds": args.seq_seconds,
@@ -446,7 +453,9 @@ def main() -> None:
         c = results["conditions"]
         print(f"\nGateway overhead bench: {c['cpus']} CPUs, {c['layout']}; load: {c['load_generator']}")
         print(
-            f"load average at start {c['load_average_at_start'][0]:.2f}, at end {c['load_average_at_end'][0]:.2f}"
+            f"load average at start {c['load_average_at_start'][0]:.2f}, at end {c['load_average_at_end'][0]:.2f}; "
+            f"CPU speed: sum(range(1000)) takes {c['python_speed_us']:.1f} us here (about 10 on a current "
+            "desktop core: scale the absolute numbers by that ratio)"
         )
         print("\n".join(report(results)))
         print()
