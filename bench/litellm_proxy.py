@@ -44,10 +44,10 @@ def ensure_litellm(install: bool) -> tuple[Path | None, str]:
     """The litellm executable from its own virtualenv, installing it if needed; or None and why not."""
     exe = LITELLM_VENV / "bin" / "litellm"
     marker = LITELLM_VENV / f".installed-{LITELLM_VERSION}"
-    if exe.exists() and marker.exists():
-        return exe, ""
     if not install:
         return None, "skipped (--no-litellm)"
+    if exe.exists() and marker.exists():
+        return exe, ""
     WORK_DIR.mkdir(exist_ok=True)
     log = WORK_DIR / "litellm-install.log"
     print(

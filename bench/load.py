@@ -17,9 +17,10 @@ from processes import CHAT_PATH, WORK_DIR, Layout
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def ensure_wrk(allow_install: bool) -> str | None:
+def ensure_wrk() -> str | None:
+    """wrk's path; installed with apt-get when missing and possible (root); None: use bench/loadgen.py."""
     found = shutil.which("wrk")
-    if found or not allow_install:
+    if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("wrk not found; trying apt-get install -y wrk ...", flush=True)

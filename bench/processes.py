@@ -39,7 +39,7 @@ class Layout:
 
     def __init__(self, pin: bool, boost: bool) -> None:
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.pinned = pin and len(cpus) >= 2
+        self.pinned = pin and len(cpus) >= 2 and shutil.which("taskset") is not None
         self.server = {cpus[0]} if self.pinned else None
         self.load = set(cpus[1:]) if self.pinned else None
         self.boost = boost and hasattr(os, "geteuid") and os.geteuid() == 0
@@ -55,7 +55,7 @@ class Layout:
         where = (
             f"server + fake upstream on CPU {sorted(self.server or ())}, load generator on CPUs {sorted(self.load or ())}"
             if self.pinned
-            else "no CPU pinning (fewer than 2 CPUs, or --no-pin)"
+            else "no CPU pinning (fewer than 2 CPUs, no taskset, or --no-pin)"
         )
         return where + (f", all at nice {self.PRIORITY}" if self.boost else "")
 

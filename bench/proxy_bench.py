@@ -218,7 +218,7 @@ def python_speed_us() -> float:
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
     layout.apply_to_self()
-    load = Load(ensure_wrk(allow_install=not args.python_load), layout)
+    load = Load(None if args.python_load else ensure_wrk(), layout)
     litellm_exe, litellm_why = ensure_litellm(install=not args.no_litellm)
     results: dict[str, Any] = {
         "conditions": {
@@ -352,7 +352,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
     """RSS of a routing gateway (embedded model loaded) sampled while it serves `soak_requests`."""
     layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
     layout.apply_to_self()
-    load = Load(ensure_wrk(allow_install=not args.python_load), layout)
+    load = Load(None if args.python_load else ensure_wrk(), layout)
     upstream_port = free_port()
     upstream = Process(
         "upstream",

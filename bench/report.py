@@ -77,7 +77,10 @@ def report(results: dict[str, Any]) -> list[str]:
         cells = []
         for c in shown:
             target = targets[c]
-            cells.append("failed" if "error" in target else cell(target))
+            if "error" in target:
+                cells.append("skipped" if str(target["error"]).startswith("skipped") else "failed")
+            else:
+                cells.append(cell(target))
         lines.append(f"{label:<20}" + "".join(f"{v:>{width}}" for v in cells))
     return lines
 
