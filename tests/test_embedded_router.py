@@ -77,6 +77,18 @@ def test_int8_graph_runs_the_packaged_weights_as_integer_matmuls(encoder: Senten
     assert np.all(cosines > 0.98)
 
 
+def test_damaged_int8_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = SentenceEncoder()
+    (cached,) = (tmp_path / "llmroute").glob("encoder-*.onnx")
+    good = cached.read_bytes()
+    cached.write_bytes(b"not an onnx graph")
+    second = SentenceEncoder()
+    assert cached.read_bytes() == good
+    text = ["where is my parcel"]
+    assert np.allclose(first.encode(text), second.encode(text), atol=1e-6)
+
+
 def test_long_turns_keep_their_head_and_tail_pieces() -> None:
     ids = list(range(300))
     kept = head_and_tail(ids, 128)

@@ -185,8 +185,15 @@ def _int8_session(ort: Any, model_path: str, sha256: str, options: Any) -> Any:
         model = int8_model(model_path, sha256)
         if model is None:
             return None
-        return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # a broken cache entry or an old onnxruntime: the shipped graph still works
+        try:
+            return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception:
+            if not isinstance(model, str):
+                raise
+            # A damaged cached file: rebuild it once from the verified package.
+            model = int8_model(model_path, sha256, rebuild=True)
+            return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # an old onnxruntime or an unexpected graph: the shipped graph still works
         log.warning("int8 encoder graph unavailable (%s); running the packaged model as shipped", exc)
         return None
 

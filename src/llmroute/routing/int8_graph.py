@@ -29,16 +29,18 @@ def cache_dir() -> Path:
     return Path(base) / "llmroute"
 
 
-def int8_model(source_path: str, source_sha256: str) -> str | bytes | None:
+def int8_model(source_path: str, source_sha256: str, rebuild: bool = False) -> str | bytes | None:
     """The int8-compute version of `source_path` (whose sha256 the caller has verified): a cached file
     path, the serialized graph when the cache is not writable, or None when the graph has no
-    dequantize-then-MatMul pattern to rewrite (the caller then runs the source model)."""
+    dequantize-then-MatMul pattern to rewrite (the caller then runs the source model). `rebuild`
+    replaces a cached file that would not load."""
     cached = cache_dir() / f"encoder-{source_sha256[:32]}-int8v{REWRITE_VERSION}.onnx"
-    if cached.is_file():
+    if cached.is_file() and not rebuild:
         return str(cached)
     serialized = rewrite(source_path)
     if serialized is None:
         return None
+    tmp = None
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a concurrent start-up never reads a half-written graph.
@@ -48,6 +50,8 @@ def int8_model(source_path: str, source_sha256: str) -> str | bytes | None:
         os.replace(tmp, cached)
         return str(cached)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         log.info("cannot cache the int8 encoder graph in %s (%s); keeping it in memory", cached.parent, exc)
         return serialized
 
