@@ -71,23 +71,50 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "mean_ms": statistics.fmean(ordered) * 1000}
 
 
-async def measure(url: str, messages: list[dict], requests: int, concurrency: int) -> dict[str, float]:
-    body = orjson.dumps({"model": "echo/small", "messages": messages})
+SUBJECTS = (
+    "invoices",
+    "sensor readings",
+    "user accounts",
+    "log lines",
+    "orders",
+    "survey answers",
+    "tickets",
+)
+
+
+def fresh(messages: list[dict], i: int) -> list[dict]:
+    """The conversation with a latest user turn the router has never seen, so its embedding cache cannot
+    answer and the encoder runs (earlier turns stay the same, as in a real conversation)."""
+    latest = dict(messages[-1])
+    latest["content"] = f"{latest['content']} for the {SUBJECTS[i % len(SUBJECTS)]} of batch {i}"
+    return [*messages[:-1], latest]
+
+
+async def measure(
+    url: str, messages: list[dict], requests: int, concurrency: int, unique: bool
+) -> dict[str, float]:
+    def body(i: int) -> bytes:
+        return orjson.dumps({"model": "echo/small", "messages": fresh(messages, i) if unique else messages})
+
     headers = {"content-type": "application/json"}
     latencies: list[float] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(20):  # warm-up
-            async with session.post(url, data=body, headers=headers) as response:
+        for i in range(20):  # warm-up
+            async with session.post(url, data=body(-1 - i), headers=headers) as response:
                 await response.read()
         remaining = requests
+        sent = 0
 
         async def worker() -> None:
             nonlocal remaining
+            nonlocal sent
             while remaining > 0:
                 remaining -= 1
+                sent += 1
+                payload = body(sent + concurrency * 100_000)
                 start = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as response:
+                async with session.post(url, data=payload, headers=headers) as response:
                     await response.read()
                     assert response.status == 200, response.status
                 latencies.append(time.perf_counter() - start)
@@ -108,13 +135,16 @@ def router_only(requests: int) -> dict[str, dict[str, float]]:
     router.warm(routes)
     out = {}
     for name, messages in (("1-turn", ONE_TURN), ("8-turn", EIGHT_TURNS)):
-        conversation = parse_conversation("openai_chat", {"messages": messages})
-        samples = []
-        for _ in range(requests):
-            start = time.perf_counter()
-            router.classify_sync(conversation, routes)
-            samples.append(time.perf_counter() - start)
-        out[name] = percentiles(samples)
+        for unique in (True, False):
+            samples = []
+            for i in range(requests):
+                conversation = parse_conversation(
+                    "openai_chat", {"messages": fresh(messages, 900_000 + i) if unique else messages}
+                )
+                start = time.perf_counter()
+                router.classify_sync(conversation, routes)
+                samples.append(time.perf_counter() - start)
+            out[f"{name} {'new prompts' if unique else 'cached'}"] = percentiles(samples)
     return out
 
 
@@ -146,9 +176,11 @@ def main() -> None:
                 time.sleep(0.1)
         rows = []
         for name, messages in (("1-turn", ONE_TURN), ("8-turn", EIGHT_TURNS)):
-            for concurrency in (1, 16):
-                stats = asyncio.run(measure(url, messages, args.requests, concurrency))
-                rows.append({"conversation": name, "concurrency": concurrency, **stats})
+            for unique in (True, False):
+                for concurrency in (1, 16):
+                    stats = asyncio.run(measure(url, messages, args.requests, concurrency, unique))
+                    prompts = "new prompts" if unique else "cached"
+                    rows.append({"conversation": f"{name} {prompts}", "concurrency": concurrency, **stats})
         results["http"] = rows
     finally:
         server.terminate()
@@ -156,14 +188,14 @@ def main() -> None:
     results["router_only"] = router_only(args.requests)
 
     print(f"Decision latency, {len(ROUTES)} routes, embedded router, {os.cpu_count()} CPUs")
-    print(f"{'conversation':<14}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    print(f"{'conversation':<22}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
     for row in results["http"]:  # type: ignore[union-attr]
         print(
-            f"{row['conversation']:<14}{row['concurrency']:>8}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
+            f"{row['conversation']:<22}{row['concurrency']:>8}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
             f"{row['rps']:>10.0f}"
         )
     for name, stats in results["router_only"].items():  # type: ignore[union-attr]
-        print(f"router only {name:<8}{'':>6}{stats['p50_ms']:>10.2f}{stats['p99_ms']:>10.2f}")
+        print(f"router only {name:<19}{stats['p50_ms']:>10.2f}{stats['p99_ms']:>10.2f}")
     Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_path).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     print(f"written: {args.json_path}")
