@@ -23,18 +23,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-ROUTES = [
-    ("code_generation", "generating new code, writing functions, creating boilerplate"),
-    ("code_review", "reviewing existing code for bugs, style and security issues"),
-    ("debugging", "diagnosing errors, stack traces and failing tests"),
-    ("complex_reasoning", "complex reasoning tasks, multi-step analysis, trade-offs"),
-    ("math", "solving and explaining math problems, equations and proofs"),
-    ("creative_writing", "stories, poems, fiction and other creative writing"),
-    ("summarization", "summarizing documents, articles, meetings and long texts"),
-    ("translation", "translating text between languages"),
-    ("data_analysis", "analysing tables, CSV data, statistics and charts"),
-    ("customer_support", "questions about orders, billing, refunds and accounts"),
-]
+from bench_routes import ROUTES
 
 CONFIG = (
     "version: v0.4.0\nmodel_providers:\n  - model: echo/small\n    default: true\n  - model: echo/large\n"

@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 import loadgen
+from bench_routes import ROUTES
 from litellm_proxy import LITELLM_ENV, LITELLM_VERSION, PASSTHROUGH_MODEL, ensure_litellm, litellm_config
 from load import Load, ensure_wrk
 from processes import CHAT_PATH, WORK_DIR, Layout, Process, free_port, running, wait_ready
@@ -57,18 +58,6 @@ STREAM_BODY = orjson.dumps(
     {"model": PASSTHROUGH_MODEL, "messages": MESSAGES, "max_tokens": 64, "stream": True}
 )
 
-ROUTES = [
-    ("code_generation", "generating new code, writing functions, creating boilerplate"),
-    ("code_review", "reviewing existing code for bugs, style and security issues"),
-    ("debugging", "diagnosing errors, stack traces and failing tests"),
-    ("complex_reasoning", "complex reasoning tasks, multi-step analysis, trade-offs"),
-    ("math", "solving and explaining math problems, equations and proofs"),
-    ("creative_writing", "stories, poems, fiction and other creative writing"),
-    ("summarization", "summarizing documents, articles, meetings and long texts"),
-    ("translation", "translating text between languages"),
-    ("data_analysis", "analysing tables, CSV data, statistics and charts"),
-    ("customer_support", "questions about orders, billing, refunds and accounts"),
-]
 # One prompt per route; "{n}" becomes a per-request number, so every prompt is new to the router.
 ROUTED_PROMPTS = [
     "Write a Python function that merges two sorted lists, variant {n}",
