@@ -203,6 +203,31 @@ def test_thanks_with_a_new_ask_keeps_routing_but_a_closing_report_does_not(route
     assert closed.details["reason"] == "acknowledgement"
 
 
+def test_closing_words_at_both_ends_close_the_thread(router: EmbeddedRouter) -> None:
+    thread = [
+        user("has my order shipped yet? order 5521"),
+        Message("assistant", "Yes, it shipped this morning and should arrive on Thursday."),
+    ]
+    closed = router.classify_sync([*thread, user("great, it just arrived. thanks!")], SHOP_ROUTES)
+    assert closed.route is None
+    assert closed.details["reason"] == "acknowledgement"
+    # A question is never a closing, whatever thanks come with it.
+    asked = router.classify_sync([*thread, user("great, thanks. can I still return it?")], SHOP_ROUTES)
+    assert asked.details.get("reason") != "acknowledgement"
+
+
+def test_long_aside_does_not_inherit_the_thread(router: EmbeddedRouter) -> None:
+    conversation = [
+        user("I want to send back the hiking boots I bought, they are too small. How do I get a refund?"),
+        Message("assistant", "You can start a return from your orders page; refunds arrive within 5 days."),
+        user(
+            "ok will do. by the way my neighbour's dog barks all night and I can't sleep, "
+            "how should I bring it up with them without starting a fight?"
+        ),
+    ]
+    assert router.classify_sync(conversation, SHOP_ROUTES).route is None
+
+
 def test_huge_pasted_turn_is_trimmed_before_encoding(router: EmbeddedRouter) -> None:
     blob = "x" * 2_000_000
     result = router.classify_sync([user(f"where is my order? tracking data: {blob}")], SHOP_ROUTES)

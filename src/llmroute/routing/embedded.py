@@ -66,8 +66,12 @@ class Tuning:
     ack_max_words: int = 8
     # ... or whose every comma/sentence piece is at least this close to one
     ack_piece_gate: float = 0.5
+    # ... or, with no question mark, that has two pieces at least this close to one (0 disables)
+    ack_pair_gate: float = 0.65
     # a turn longer than this many words is also scored by its first sentence (0 disables)
     head_min_words: int = 40
+    # ... and so are the earlier user turns of the context
+    context_heads: bool = True
     # built-in topic bank: a route borrows the examples of topics whose description is at least this
     # similar to its own (and closer to it than to any other route); borrowed score weight
     topic_affinity: float = 0.4
@@ -80,6 +84,9 @@ class Tuning:
     # 2 / (1 + exp(self_sufficiency * (latest_max_z - sufficient_z)))  (0 disables the fade)
     self_sufficiency: float = 1.0
     sufficient_z: float = 3.0
+    # ... and when the latest turn is long: scaled by exp((context_words - words) / scale) beyond
+    context_words: float = 14.0
+    context_words_scale: float = 3.0
     # a background example closer than this to a route anchor is dropped for that route set
     background_prune: float = 0.6
 
@@ -132,7 +139,8 @@ class EmbeddedRouter:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llmroute-embed")
         builtin = load_background()
         self._ack = self._encoder.encode(builtin["acknowledgement"])
-        self._chat = self._encoder.encode(builtin["chitchat"])
+        # Small talk and everyday off-topic requests: evidence that a turn belongs to no route.
+        self._chat = self._encoder.encode(builtin["chitchat"] + builtin.get("offtopic", []))
         self._reference = self._encoder.encode(builtin["reference"] + builtin["chitchat"])
         topics = load_topics()
         self._topic_desc = self._encoder.encode([f"{name}: {desc}" for name, desc, _ in topics])
@@ -170,15 +178,23 @@ class EmbeddedRouter:
         if turns is None:
             return Classification(route=None, backend=self.name, details={"reason": "no user turn"})
         pieces = short_turn_pieces(turns[0][1], self.tuning.ack_max_words)
-        head = head_sentence(turns[0][1], self.tuning.head_min_words)
-        texts = [text for _, text in turns] + pieces + ([head] if head else [])
+        # A long user turn is also read by its opening sentence ("Summarize this abstract: ..."); an
+        # earlier turn's head was embedded when that turn was the latest, so it costs nothing now.
+        heads = {
+            i: head
+            for i, (role, text) in enumerate(turns)
+            if role == "user"
+            and (i == 0 or self.tuning.context_heads)
+            and (head := head_sentence(text, self.tuning.head_min_words))
+        }
+        texts = [text for _, text in turns] + pieces + list(heads.values())
         route_set = self._cached_route_set(routes)
         if route_set is None:
             vectors = self._embed([*texts, *(t for route in routes for t in route_texts(route))])
             route_set = self._route_set(routes, vectors)
         else:
             vectors = self._embed(texts)
-        return self._decide(route_set, turns, vectors, pieces, head)
+        return self._decide(route_set, turns, vectors, pieces, heads)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -191,15 +207,21 @@ class EmbeddedRouter:
         turns: list[tuple[str, str]],
         vectors: dict[str, np.ndarray],
         pieces: Sequence[str] = (),
-        head: str | None = None,
+        heads: dict[int, str] | None = None,
     ) -> Classification:
-        scores, features = self._score(rs, turns, vectors, head)
+        scores, features = self._score(rs, turns, vectors, heads)
         ack = features["ack"]
+        features["piece_ack"] = ack
         if pieces and len(rs.ack):
             # "cool, booked the 3pm slot": every piece of the turn reads as closing the thread (but
             # "thanks, now make it shorter" has a piece that does not).
-            piece_ack = min(float((rs.ack @ vectors[piece]).max()) for piece in pieces)
-            if piece_ack >= self.tuning.ack_piece_gate:
+            piece_acks = [float((rs.ack @ vectors[piece]).max()) for piece in pieces]
+            features["piece_ack"] = max(ack, *piece_acks)
+            if min(piece_acks) >= self.tuning.ack_piece_gate:
+                ack = max(ack, self.tuning.ack_gate)
+            # "ok that worked, it's live now. ty": closing words at two places and no question.
+            gate = self.tuning.ack_pair_gate
+            if gate and "?" not in turns[0][1] and sum(a >= gate for a in piece_acks) >= 2:
                 ack = max(ack, self.tuning.ack_gate)
         order = np.argsort(-scores)
         best = int(order[0])
@@ -224,21 +246,25 @@ class EmbeddedRouter:
         rs: _RouteSet,
         turns: list[tuple[str, str]],
         vectors: dict[str, np.ndarray],
-        head: str | None = None,
+        heads: dict[int, str] | None = None,
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Per-route combined scores and the features the calibrated none-decision reads."""
         t = self.tuning
         queries = np.stack([vectors[text] for _, text in turns])
         raw = self._raw_scores(rs, queries)
         per_turn = (raw - rs.base_mean) / rs.base_std  # (n_turns, n_routes), baseline-normalised
-        if head is not None:
+        for i, head in (heads or {}).items():
             # A long turn's opening sentence usually states the ask ("Summarize this abstract: ...").
             head_z = (self._raw_scores(rs, vectors[head][None, :])[0] - rs.base_mean) / rs.base_std
-            per_turn[0] = np.maximum(per_turn[0], head_z)
+            per_turn[i] = np.maximum(per_turn[i], head_z)
         roles = [role for role, _ in turns]
         weights = turn_weights(roles, t)
         fade = 1.0 / (1.0 + np.exp(t.self_sufficiency * (float(per_turn[0].max()) - t.sufficient_z)))
         weights[1:] *= 2 * fade if t.self_sufficiency else 1.0
+        n_words = len(turns[0][1].split())
+        # An elliptical follow-up is short ("and for 15 years?"); a long turn says what it wants itself.
+        if t.context_words and n_words > t.context_words:
+            weights[1:] *= np.exp((t.context_words - n_words) / t.context_words_scale)
         scores = (weights[:, None] * per_turn).sum(axis=0) / weights.sum()
         best = int(np.argmax(scores))
         ordered = np.sort(scores)[::-1]
@@ -254,7 +280,7 @@ class EmbeddedRouter:
             "latest_raw": float(raw[0, best]),
             "ack": float((rs.ack @ latest).max()) if len(rs.ack) else 0.0,
             "chat": float((rs.chat @ latest).max()) if len(rs.chat) else 0.0,
-            "log_words": float(np.log1p(len(turns[0][1].split()))),
+            "log_words": float(np.log1p(n_words)),
         }
         return scores, features
 
