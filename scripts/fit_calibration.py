@@ -33,7 +33,7 @@ from llmroute.wire.conversation import Message  # noqa: E402
 FEATURES = (
     "score",
     "latest_max_z",
-    "previous_z",
+    "carried_z",
     "has_context",
     "latest_raw",
     "ack",

@@ -323,3 +323,8 @@ def test_head_sentence_of_long_turns_only() -> None:
     assert head_sentence(pasted, 40) == "Summarize this abstract in two bullet points:"
     assert head_sentence("short question about my order?", 40) is None
     assert head_sentence("word " * 60, 40) is None  # no sentence boundary: no head view
+    # A shorter turn whose first sentence introduces a pasted text with a colon is read by it too.
+    quoted = 'here is the next paragraph: "The rain had not stopped for three days, and the roads were gone."'
+    assert head_sentence(quoted, 40, 12) == "here is the next paragraph:"
+    assert head_sentence(quoted, 40) is None
+    assert head_sentence("can you check this for me. " + "it rained all day and night " * 2, 40, 12) is None

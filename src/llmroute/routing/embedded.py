@@ -70,6 +70,8 @@ class Tuning:
     ack_pair_gate: float = 0.65
     # a turn longer than this many words is also scored by its first sentence (0 disables)
     head_min_words: int = 40
+    # ... and a turn longer than this by a first sentence that ends with a colon (0 disables)
+    intro_min_words: int = 12
     # ... and so are the earlier user turns of the context
     context_heads: bool = True
     # built-in topic bank: a route borrows the examples of topics whose description is at least this
@@ -185,7 +187,7 @@ class EmbeddedRouter:
             for i, (role, text) in enumerate(turns)
             if role == "user"
             and (i == 0 or self.tuning.context_heads)
-            and (head := head_sentence(text, self.tuning.head_min_words))
+            and (head := head_sentence(text, self.tuning.head_min_words, self.tuning.intro_min_words))
         }
         texts = [text for _, text in turns] + pieces + list(heads.values())
         route_set = self._cached_route_set(routes)
@@ -262,9 +264,13 @@ class EmbeddedRouter:
         fade = 1.0 / (1.0 + np.exp(t.self_sufficiency * (float(per_turn[0].max()) - t.sufficient_z)))
         weights[1:] *= 2 * fade if t.self_sufficiency else 1.0
         n_words = len(turns[0][1].split())
+        # A pasted turn's ask is its opening sentence: "here's the next one: <text>" is as elliptical as it.
+        ask_words = len(heads[0].split()) if heads and 0 in heads else n_words
         # An elliptical follow-up is short ("and for 15 years?"); a long turn says what it wants itself.
-        if t.context_words and n_words > t.context_words:
-            weights[1:] *= np.exp((t.context_words - n_words) / t.context_words_scale)
+        carry = 1.0  # how much of the earlier turns' weight the latest turn's length leaves
+        if t.context_words and ask_words > t.context_words:
+            carry = float(np.exp((t.context_words - ask_words) / t.context_words_scale))
+            weights[1:] *= carry
         scores = (weights[:, None] * per_turn).sum(axis=0) / weights.sum()
         best = int(np.argmax(scores))
         ordered = np.sort(scores)[::-1]
@@ -281,6 +287,8 @@ class EmbeddedRouter:
             "ack": float((rs.ack @ latest).max()) if len(rs.ack) else 0.0,
             "chat": float((rs.chat @ latest).max()) if len(rs.chat) else 0.0,
             "log_words": float(np.log1p(n_words)),
+            # the previous user turn's evidence as far as the latest turn's length lets it carry
+            "carried_z": carry * (float(per_turn[previous_user, best]) if previous_user is not None else 0.0),
         }
         return scores, features
 
@@ -497,13 +505,18 @@ def short_turn_pieces(text: str, max_words: int) -> list[str]:
 _SENTENCE_END = re.compile(r"(?<=[.?!:])\s+|\n+")
 
 
-def head_sentence(text: str, min_words: int) -> str | None:
-    """The first sentence of a turn longer than `min_words` words, when it is a sentence of its own."""
-    if min_words <= 0 or len(text.split()) <= min_words:
+def head_sentence(text: str, min_words: int, intro_min_words: int = 0) -> str | None:
+    """The first sentence of a turn longer than `min_words` words, when it is a sentence of its own; or,
+    for a turn longer than `intro_min_words`, a first sentence that introduces what follows with a colon
+    ("line edit this please: ...")."""
+    n_words = len(text.split())
+    if min_words <= 0 or n_words <= min(min_words, intro_min_words or min_words):
         return None
     first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
     words = first.split()
     if len(words) < 3 or len(words) >= min_words:
+        return None
+    if n_words <= min_words and not first.endswith(":"):
         return None
     return " ".join(words)
 
