@@ -59,7 +59,7 @@ class Tuning:
     clause_mean: float = 0.0
     # with `examples`: route score = example_weight * (mean of the top-k example similarities)
     #                               + (1 - example_weight) * description score
-    example_top_k: int = 2
+    example_top_k: int = 3
     example_weight: float = 1.0
     # a latest turn this close to a built-in acknowledgement, and this short, is no route
     ack_gate: float = 0.6
