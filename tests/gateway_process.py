@@ -24,8 +24,14 @@ NO_ROUTER = "routing: {router: {type: arch_router, base_url: 'http://127.0.0.1:9
 
 class GatewayProcess:
     def __init__(
-        self, config_text: str, tmp: Path, name: str = "gw", env: dict[str, str] | None = None
+        self,
+        config_text: str,
+        tmp: Path,
+        name: str = "gw",
+        env: dict[str, str] | None = None,
+        log_format: str = "json",
     ) -> None:
+        self.log_format = log_format
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp / f"{name}.yaml"
@@ -48,7 +54,7 @@ class GatewayProcess:
                 "--port",
                 str(self.port),
                 "--log-format",
-                "json",
+                self.log_format,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -145,3 +147,45 @@ def test_probes_log_only_at_debug(env) -> None:  # type: ignore[no-untyped-def]
         assert httpx.get(gateway.url + "/healthz").status_code == 200
         assert httpx.get(gateway.url + "/metrics").status_code == 200
     assert logs.access_json() == []
+
+
+# --- `llmroute up`: the request line written straight to the configured stream -------------------
+
+
+@pytest.mark.parametrize("log_format", ["human", "json"])
+def test_llmroute_up_writes_the_request_line_like_any_other_line(tmp_path, log_format: str) -> None:  # type: ignore[no-untyped-def]
+    from gateway_process import NO_ROUTER, GatewayProcess
+
+    config = (
+        "version: v0.4.0\nlisteners: [{name: m, type: model, address: 127.0.0.1, port: 0}]\n"
+        "model_providers:\n  - model: echo/fast\n    default: true\n" + NO_ROUTER
+    )
+    with GatewayProcess(config, tmp_path, log_format=log_format) as gw:
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        answer = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": PROMPT}]},
+            headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+        )
+        assert answer.status_code == 200
+        deadline = time.monotonic() + 10
+        while "POST /v1/chat/completions" not in gw.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = gw.log()
+    assert PROMPT not in text
+    if log_format == "json":
+        entries = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+        (entry,) = [e for e in entries if e["logger"] == "llmroute.access"]
+        assert entry["msg"] == "POST /v1/chat/completions 200"
+        assert entry["level"] == "info" and entry["model"] == "echo/fast" and entry["trace_id"] == trace
+        assert entry["attempts"] == 1 and isinstance(entry["duration_ms"], float)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"])
+    else:
+        (line,) = [line for line in text.splitlines() if "llmroute.access" in line]
+        # The same shape as every other human line: `date time,ms LEVEL logger: message key=value...`
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO    llmroute\.access: POST /v1/chat/completions 200 "
+            rf"route=- model=echo/fast attempts=1 duration_ms=[\d.]+ upstream_ms=[\d.]+ overhead_ms=[\d.]+ "
+            rf"trace_id={trace}",
+            line,
+        ), line

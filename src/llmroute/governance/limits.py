@@ -5,7 +5,8 @@ the cap waits up to `queue_timeout` for a slot, then gets a 503 with `Retry-Afte
 queues briefly instead of opening unbounded connections and memory.
 
 `GuardedHttpToolsProtocol` bounds each client connection: headers and body must arrive in time
-and headers must stay small (uvicorn has no such limits of its own).
+and headers must stay small (uvicorn has no such limits of its own). It is also where each
+response's headers are joined to its body in one write (server/response_writes.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from llmroute.governance.schema import Limits
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
+from llmroute.server.response_writes import ResponseWrites
 from llmroute.wire import error_body
 
 log = logging.getLogger("llmroute.governance")
@@ -75,6 +77,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # Each response's headers go out in one write with its body (server/response_writes.py).
+        self._response_writes = ResponseWrites(transport, self.loop)
         self._timer: asyncio.TimerHandle | None = None
         self._in_headers = True
         self._header_bytes = 0
@@ -128,6 +132,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._arm(self.body_timeout, "body_timeout")
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = self._response_writes  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._disarm()

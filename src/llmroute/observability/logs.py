@@ -1,10 +1,19 @@
-"""Logging setup: human-readable lines by default, JSON lines with `--log-format json`."""
+"""Logging setup: human-readable lines by default, JSON lines with `--log-format json`.
+
+The request log line (`log_request`, one per request) is the only log call on every request's
+path. When `llmroute up` has configured logging (`configure_logging`) and nobody has attached
+other handlers since, that line is formatted by the same formatter and written to the same
+stream directly, without a `LogRecord` and the logging call chain: about a tenth of the
+gateway's CPU per proxied request (docs/performance.md). Anywhere else (tests, an embedding
+application's own logging setup) it is an ordinary `llmroute.access` record.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from typing import Any
 
 import orjson
 
@@ -12,67 +21,117 @@ from llmroute.observability.record import RequestRecord
 
 # LogRecord attributes that are not structured fields (`message`/`asctime` appear once formatted).
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# The attribute that carries a record's structured fields as one dict (see `log_request`).
+FIELDS = "fields"
 
 
-class JsonFormatter(logging.Formatter):
+def structured_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's structured fields: one `fields` dict (the request log line), else whatever was
+    passed with `extra=`."""
+    fields = record.__dict__.get(FIELDS)
+    if isinstance(fields, dict):
+        return fields
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class LineFormatter(logging.Formatter):
+    """A formatter whose lines can also be built without a LogRecord (`line`)."""
+
+    def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+        raise NotImplementedError
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        # Structured fields passed with `extra=` travel as keys of their own.
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
+        fields = structured_fields(record)
+        shown = record.__dict__.get("_in_message")  # fields the message already shows
+        if shown:
+            fields = {k: v for k, v in fields.items() if k not in shown}
+        text = self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            text = self.with_exception(text, self.formatException(record.exc_info))
+        return text
+
+    def with_exception(self, text: str, exception: str) -> str:
+        return f"{text}\n{exception}"
+
+
+class JsonFormatter(LineFormatter):
+    def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+        millis = int((created - int(created)) * 1000)
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{millis:03d}Z",
+            "level": level.lower(),
+            "logger": logger,
+            "msg": message,
+            **fields,  # structured fields travel as keys of their own
+        }
         return orjson.dumps(entry, default=str).decode()
 
+    def format(self, record: logging.LogRecord) -> str:
+        # JSON shows every field, also those the message repeats.
+        text = self.line(
+            record.created, record.levelname, record.name, record.getMessage(), structured_fields(record)
+        )
+        if record.exc_info:
+            text = self.with_exception(text, self.formatException(record.exc_info))
+        return text
 
-class HumanFormatter(logging.Formatter):
-    """`time level logger: message` followed by the structured fields (`extra=`) as key=value pairs."""
+    def with_exception(self, text: str, exception: str) -> str:
+        entry = orjson.loads(text)
+        entry["exc"] = exception
+        return orjson.dumps(entry).decode()
+
+
+class HumanFormatter(LineFormatter):
+    """`time level logger: message` followed by the structured fields as key=value pairs."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        # Fields the message already shows (`_in_message`) are not repeated.
-        shown = getattr(record, "_in_message", ())
-        fields = [
-            (k, v)
-            for k, v in vars(record).items()
-            if k not in _STANDARD and not k.startswith("_") and k not in shown
-        ]
+    def timestamp(self, created: float) -> str:
+        # strftime once per second, not once per line.
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._second = second
+        return f"{self._second_text},{int((created - second) * 1000):03d}"
+
+    def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+        text = f"{self.timestamp(created)} {level:<7} {logger}: {message}"
         if not fields:
-            return line
-        return line + " " + " ".join(f"{k}={'-' if v is None else v}" for k, v in fields)
+            return text
+        pairs = " ".join(f"{k}={'-' if v is None else v}" for k, v in fields.items())
+        return f"{text} {pairs}"
+
+
+# The handler `configure_logging` installed on the root logger, for the direct request line.
+_handler: logging.StreamHandler[Any] | None = None
 
 
 def configure_logging(log_format: str = "human", level: str = "info") -> None:
+    global _handler
     # Seed 003 documents missing-data warnings as `WARN` lines; use the short name everywhere.
     logging.addLevelName(logging.WARNING, "WARN")
     # Our formatters never show the caller, thread or process, so skip collecting them for every record
-    # (the logging HOWTO's "Optimization" advice): about a quarter of the CPU of a request log line.
+    # (the logging HOWTO's "Optimization" advice).
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(HumanFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    _handler = handler
 
 
 access_log = logging.getLogger("llmroute.access")
+_root = logging.getLogger()
 _REQUEST_LINE_FIELDS = ("method", "path", "status")
 
 
@@ -84,7 +143,7 @@ def log_request(record: RequestRecord, total: float, upstream: float, overhead: 
     level = logging.DEBUG if quiet else logging.INFO
     if not access_log.isEnabledFor(level):
         return
-    fields = {
+    fields: dict[str, Any] = {
         "method": record.method,
         "path": record.path,
         "status": record.status,
@@ -105,5 +164,34 @@ def log_request(record: RequestRecord, total: float, upstream: float, overhead: 
         fields["tried"] = ",".join(f"{a.model}:{a.error or a.status}" for a in record.attempts)
     if record.error:
         fields["error"] = record.error
-    fields["_in_message"] = _REQUEST_LINE_FIELDS
-    access_log.log(level, "%s %s %s", record.method, record.path, record.status, extra=fields)
+    message = f"{record.method} {record.path} {record.status}"
+    handler = _handler
+    if (
+        handler is not None
+        and _root.handlers == [handler]
+        and not access_log.handlers
+        and isinstance(handler.formatter, LineFormatter)
+        and level >= handler.level
+    ):
+        _write_direct(handler, handler.formatter, logging.getLevelName(level), message, fields)
+        return
+    extra = {FIELDS: fields, "_in_message": _REQUEST_LINE_FIELDS}
+    access_log.log(level, "%s", message, extra=extra)
+
+
+def _write_direct(
+    handler: logging.StreamHandler[Any],
+    formatter: LineFormatter,
+    level: str,
+    message: str,
+    fields: dict[str, Any],
+) -> None:
+    if not isinstance(formatter, JsonFormatter):
+        fields = {k: v for k, v in fields.items() if k not in _REQUEST_LINE_FIELDS}
+    text = formatter.line(time.time(), level, access_log.name, message, fields)
+    with handler.lock:  # type: ignore[union-attr]
+        try:
+            handler.stream.write(text + handler.terminator)
+            handler.stream.flush()
+        except (OSError, ValueError):  # stderr closed or gone: a log line is not worth an error
+            pass

@@ -10,28 +10,30 @@ from __future__ import annotations
 import asyncio
 import time
 
-from starlette.requests import Request
+from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import Receive
+from starlette.types import Receive, Scope
 
 from llmroute.proxy.forward import ClientRequestError
 from llmroute.routing.decision import DecisionError, session_id_from
 from llmroute.server.app import gateway_of, read_json, trace_id_for
 from llmroute.server.errors import ApiError
+from llmroute.server.hot_routes import HotEndpoint
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
 
-def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
+def proxy_endpoint(fmt: ClientFormat) -> HotEndpoint:
+    async def endpoint(scope: Scope, receive: Receive) -> Response:
         started = time.perf_counter()
-        gateway = gateway_of(request)
-        body = await read_json(request, gateway.max_body_bytes)
+        gateway = gateway_of(scope)
+        headers = Headers(scope=scope)
+        body = await read_json(headers, receive, gateway.max_body_bytes)
         governance = gateway.governance  # keys, limits, guardrails; None when none is configured
         if governance is not None:
             body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(request.headers))
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if not decision.models:
@@ -42,13 +44,13 @@ def proxy_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
         # (a long non-streaming generation is not paid for when nobody will read it).
         handler = asyncio.current_task()
         assert handler is not None
-        watcher = asyncio.create_task(cancel_on_disconnect(request.receive, handler))
+        watcher = asyncio.create_task(cancel_on_disconnect(receive, handler))
         ticket = None
         try:
             if governance is not None:
-                decision, ticket = await governance.admit(request.scope, fmt, body, decision)
+                decision, ticket = await governance.admit(scope, fmt, body, decision)
             response = await gateway.proxy.forward(
-                fmt, body, decision, request.headers, trace_id_for(request), request.scope["path"], started
+                fmt, body, decision, headers, trace_id_for(headers), scope["path"], started
             )
             # The ticket (rate-limit budget, concurrency slot) is settled once the response is sent.
             return response if ticket is None else ticket.bind(response)

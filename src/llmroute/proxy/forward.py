@@ -23,7 +23,6 @@ from starlette.types import Receive, Scope, Send
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
 from llmroute.observability.record import start_attempt
-from llmroute.observability.trace_context import format_traceparent, new_span_id
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
@@ -147,9 +146,8 @@ class Proxy:
         started: float,
     ) -> Response:
         """Answer one client request from the first candidate that works."""
-        span_id = new_span_id()
-        traceparent = format_traceparent(trace_id, span_id)
-        base_headers = {"x-llmroute-route": decision.route or "none", "traceparent": traceparent}
+        # (The response's `traceparent` is the request span's: the observability middleware sets it.)
+        base_headers = {"x-llmroute-route": decision.route or "none"}
         stream = body.get("stream") is True
         # The client's own key matters only to passthrough_auth models (header look-ups are not free).
         key = client_key(client_headers) if self.targets.passthrough else None

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -255,11 +256,14 @@ class DecisionService:
 def _observed(decision: Decision, started: float) -> Decision:
     """Count the decision and note it for the request's routing span and log line."""
     model = decision.models[0] if decision.models else "none"
-    metrics.ROUTING_DECISIONS.labels(
-        route=decision.route or "none", model=model, source=decision.source
-    ).inc()
+    _decision_counter(decision.route or "none", model, decision.source).inc()
     note_decision(decision, started)
     return decision
+
+
+@lru_cache(maxsize=10_000)  # `.labels()` takes a lock and sorts its arguments: once per label set
+def _decision_counter(route: str, model: str, source: str) -> Any:
+    return metrics.ROUTING_DECISIONS.labels(route=route, model=model, source=source)
 
 
 def _find(routes: Sequence[Route], name: str | None) -> Route | None:

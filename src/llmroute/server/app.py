@@ -14,11 +14,12 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.governance.limits import configure_protocol
@@ -30,6 +31,7 @@ from llmroute.observability.trace_context import new_trace_id, parse_traceparent
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
 from llmroute.server.gateway import Gateway
+from llmroute.server.hot_routes import HotEndpoint, HotRoutes
 from llmroute.server.reload import GatewayMiddleware, InFlight, Reloader, current_gateway
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
@@ -42,25 +44,28 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(orjson.dumps(payload), status_code=status, media_type=JSON, headers=headers)
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
+async def read_json(headers: Headers, receive: Receive, limit: int) -> dict[str, Any]:
     """The request body as a JSON object, refusing bodies over `limit` bytes before reading them whole."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"Request body is larger than the limit of {limit} bytes", "request_too_large")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(
-                    413, f"Request body is larger than the limit of {limit} bytes", "request_too_large"
-                )
-            chunks.append(chunk)
-    except ClientDisconnect:
-        # The client left mid-body (or was cut off as too slow): nobody is there to answer.
-        raise ApiError(499, "The client closed the connection before sending its whole body") from None
-    raw = b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            # The client left mid-body (or was cut off as too slow): nobody is there to answer.
+            raise ApiError(499, "The client closed the connection before sending its whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(
+                413, f"Request body is larger than the limit of {limit} bytes", "request_too_large"
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "Request body is empty; expected a JSON object", "invalid_json")
     try:
@@ -72,17 +77,17 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
-def trace_id_for(request: Request) -> str:
+def trace_id_for(headers: Headers) -> str:
     record = current_record()
     if record is not None:
         return record.trace_id  # the request span's (ObservabilityMiddleware set it)
-    parsed = parse_traceparent(request.headers.get("traceparent"))
+    parsed = parse_traceparent(headers.get("traceparent"))
     return parsed[0] if parsed else new_trace_id()
 
 
-def gateway_of(request: Request) -> Gateway:
+def gateway_of(scope: Scope) -> Gateway:
     # The gateway the request started on: after a config reload it still finishes there.
-    return current_gateway(request.scope)
+    return current_gateway(scope)
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -93,7 +98,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    checks = gateway_of(request).readiness()
+    checks = gateway_of(request.scope).readiness()
     ready = all(checks.values())
     return json_response(
         {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
@@ -101,7 +106,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
-    config = gateway_of(request).config
+    config = gateway_of(request.scope).config
     data = [
         {"id": model, "object": "model", "created": 0, "owned_by": model.partition("/")[0]}
         for model in config.models
@@ -110,21 +115,22 @@ async def list_models(request: Request) -> Response:
     return json_response({"object": "list", "data": data})
 
 
-def decision_endpoint(fmt: ClientFormat):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
-        gateway = gateway_of(request)
-        body = await read_json(request, gateway.max_body_bytes)
+def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
+    async def endpoint(scope: Scope, receive: Receive) -> Response:
+        gateway = gateway_of(scope)
+        headers = Headers(scope=scope)
+        body = await read_json(headers, receive, gateway.max_body_bytes)
         governance = gateway.governance  # keys, guardrails; None when none is configured
         if governance is not None:
             body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(request.headers))
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if governance is not None:
-            decision = governance.authorize(request.scope, decision)
-        trace_id = trace_id_for(request)
+            decision = governance.authorize(scope, decision)
+        trace_id = trace_id_for(headers)
         return json_response(decision_payload(decision, trace_id))
 
     return endpoint
@@ -157,28 +163,68 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 # --- the app -------------------------------------------------------------------------------------
 
 
-def routes() -> list[Route]:
+def hot_endpoints() -> dict[str, HotEndpoint]:
+    """The POST endpoints on every request's path, served without Starlette's router (server/hot_routes.py)."""
     from llmroute.proxy.endpoint import proxy_endpoint
+
+    return {
+        "/v1/chat/completions": proxy_endpoint("openai_chat"),
+        "/v1/messages": proxy_endpoint("anthropic"),
+        "/v1/responses": proxy_endpoint("responses"),
+        "/routing/v1/chat/completions": decision_endpoint("openai_chat"),
+        "/routing/v1/messages": decision_endpoint("anthropic"),
+        "/routing/v1/responses": decision_endpoint("responses"),
+    }
+
+
+def routes() -> list[Route]:
+    """Everything else, through Starlette: GET endpoints; other methods on the hot paths get a 405."""
     from llmroute.ranking.admin import metrics_models_endpoint
 
-    table = [
-        # The proxy endpoints first: they are the hot path and Starlette matches routes in order.
-        Route("/v1/chat/completions", proxy_endpoint("openai_chat"), methods=["POST"]),
-        Route("/v1/messages", proxy_endpoint("anthropic"), methods=["POST"]),
-        Route("/v1/responses", proxy_endpoint("responses"), methods=["POST"]),
+    return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
-        Route("/routing/v1/chat/completions", decision_endpoint("openai_chat"), methods=["POST"]),
-        Route("/routing/v1/messages", decision_endpoint("anthropic"), methods=["POST"]),
-        Route("/routing/v1/responses", decision_endpoint("responses"), methods=["POST"]),
+        # HotRoutes answers POSTs to these paths; the routes are here so that another method gets a 405.
+        *(Route(path, hot_path_elsewhere, methods=["POST"]) for path in hot_endpoints()),
     ]
-    return table
 
 
-def create_app(config: LoadedConfig) -> Starlette:
+async def hot_path_elsewhere(request: Request) -> Response:
+    raise HTTPException(405)  # unreachable: HotRoutes answers every POST to a hot path
+
+
+class GatewayApp:
+    """The ASGI app `llmroute up` serves.
+
+    Per request: observability (metrics, trace ids, log line) → pin to the current gateway and
+    check API keys → the hot endpoints, or Starlette for everything else. `state.gateway` is the
+    gateway serving new requests (replaced by a reload); it is the Starlette app's state too.
+    """
+
+    def __init__(self, starlette: Starlette, gateway: Gateway, in_flight: InFlight) -> None:
+        self.starlette = starlette
+        self.state = starlette.state
+        self.state.gateway = gateway
+        hot = hot_endpoints()
+        paths = [*hot, *(route.path for route in starlette.routes if isinstance(route, Route))]
+        self.handler = ObservabilityMiddleware(
+            GatewayMiddleware(HotRoutes(starlette, hot), in_flight=in_flight),
+            endpoints=paths,
+            tracing=gateway.tracing,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self  # where GatewayMiddleware finds `state.gateway`
+            await self.handler(scope, receive, send)
+        else:  # lifespan (start and stop the gateway), websockets (refused by Starlette)
+            await self.starlette(scope, receive, send)
+
+
+def create_app(config: LoadedConfig) -> GatewayApp:
     gateway = Gateway(config)
     # Connection limits (slow or oversized clients) for `llmroute up`'s HTTP protocol.
     configure_protocol(config.raw.limits)
@@ -198,24 +244,15 @@ def create_app(config: LoadedConfig) -> Starlette:
             await reloader.close()
             await app.state.gateway.stop()  # the current one (a reload may have replaced the first)
 
-    table = routes()
-    app = Starlette(
-        routes=table,
+    starlette = Starlette(
+        routes=routes(),
         lifespan=lifespan,
-        # Metrics, trace ids, spans and the request log line for every request (observability/).
-        middleware=[
-            Middleware(ObservabilityMiddleware, endpoints=[r.path for r in table], tracing=gateway.tracing),
-            # Each request stays on the gateway (config) it started on across reloads, and that
-            # gateway's API keys are checked when it has any (server/reload.py, governance/auth.py).
-            Middleware(GatewayMiddleware, in_flight=in_flight),
-        ],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: unexpected_error},
     )
-    app.state.gateway = gateway
-    return app
+    return GatewayApp(starlette, gateway, in_flight)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> GatewayApp:
     """Factory for `uvicorn --factory` (used by `--workers N`): the config path comes from LLMROUTE_CONFIG."""
     from llmroute.config import load_config
 
