@@ -1,6 +1,6 @@
 """Routing quality floors on the shared dev cases and CLINC150 val, so accuracy cannot silently drop.
 
-Measured (see docs/routing.md): dev cases 90.6%, CLINC150 val 86.0% (every 4th line: 86.5%). The
+Measured (see docs/routing.md): dev cases 91.9%, CLINC150 val 86.1% (every 4th line: 86.6%). The
 floors sit a few points below. Skipped when the shared folder (LLMROUTE_SHARED or ../shared) is absent.
 """
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from clinc_to_eval import convert  # noqa: E402
 
-DEV_FLOOR = 0.87
+DEV_FLOOR = 0.88
 CLINC_FLOOR = 0.84
 
 
