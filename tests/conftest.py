@@ -97,8 +97,12 @@ def shared_dir() -> Path:
 class RunningGateway:
     """The real gateway app served by uvicorn on a free loopback port, in a background thread."""
 
-    def __init__(self, config_text: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config_text: str, env: dict[str, str] | None = None, http: str = "llmroute") -> None:
+        """`http`: "llmroute" serves with `llmroute up`'s own HTTP protocol (governance/limits.py),
+        "uvicorn" with uvicorn's stock one (as under a plain `uvicorn` command)."""
         from llmroute.config import load_config_text
+
+        self.http = http
 
         self.config = load_config_text(config_text, env={**os.environ, **(env or {})})
         self.port = free_port()
@@ -115,8 +119,16 @@ class RunningGateway:
         from llmroute.server.app import create_app
 
         self.app = create_app(self.config)
+        from llmroute.governance.limits import GuardedHttpToolsProtocol
+
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", log_config=None
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            log_config=None,
+            http=GuardedHttpToolsProtocol if self.http == "llmroute" else "httptools",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -158,6 +158,20 @@ def test_slowloris_is_cut_off_and_does_not_starve_real_clients(
     )
 
 
+def test_a_kept_alive_connection_that_stalls_on_its_next_request_is_cut_off(setup: Setup) -> None:
+    # The deadline of the second request starts when its first bytes arrive, not with the connection.
+    with socket.create_connection(("127.0.0.1", setup.gw.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)  # idle, kept alive: no deadline runs between requests
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n")  # headers never finished
+        started = time.monotonic()
+        data = sock.recv(4096)
+        waited = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 408"), data
+    assert 1.5 <= waited <= 4.0, waited  # the 2 s header_timeout, from the second request's start
+
+
 def test_oversized_headers_get_431(setup: Setup) -> None:
     with socket.create_connection(("127.0.0.1", setup.gw.port), timeout=5) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")

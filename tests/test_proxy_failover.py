@@ -335,6 +335,21 @@ def test_client_disconnect_cancels_the_upstream_stream(setup: Setup) -> None:
 
 
 def test_client_disconnect_cancels_a_waiting_upstream_request(setup: Setup) -> None:
+    assert_disconnect_cancels_a_waiting_upstream_request(setup)
+
+
+def test_client_disconnect_cancels_a_waiting_upstream_request_under_plain_uvicorn() -> None:
+    # Without llmroute's protocol there is no disconnect callback: a watcher task notices instead.
+    with FakeProvider() as router, FakeProvider() as primary, FakeProvider() as backup:
+        router.script(Answer(text='{"route": "chain"}'))
+        gateway = RunningGateway(config_text(router.url, primary.url, backup.url), http="uvicorn")
+        with gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+            assert_disconnect_cancels_a_waiting_upstream_request(
+                Setup(gateway.url, primary, backup, http, gateway)
+            )
+
+
+def assert_disconnect_cancels_a_waiting_upstream_request(setup: Setup) -> None:
     setup.primary.script(Hang(5))
     with pytest.raises(httpx.ReadTimeout):
         setup.http.post("/v1/chat/completions", json=CHAT, timeout=httpx.Timeout(10, read=0.3))

@@ -21,6 +21,7 @@ from llmroute.governance.schema import Limits
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
+from llmroute.server.hot_routes import ON_DISCONNECT
 from llmroute.server.response_writes import ResponseWrites
 from llmroute.wire import error_body
 
@@ -79,28 +80,49 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # Each response's headers go out in one write with its body (server/response_writes.py).
         self._response_writes = ResponseWrites(transport, self.loop)
+        # The current deadline (loop time) and what passing it means; None: nothing is due.
+        # One timer serves them all: moving a deadline is two attribute writes, and the timer,
+        # when it fires early, sleeps again until the deadline (two timers created and cancelled
+        # per request cost more than the rest of the limits together).
+        self._deadline: float | None = None
+        self._reason = ""
         self._timer: asyncio.TimerHandle | None = None
         self._in_headers = True
         self._header_bytes = 0
         self._arm(self.header_timeout, "header_timeout")
 
     def _arm(self, seconds: float, reason: str) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._cut_off, reason)
+        deadline = self.loop.time() + seconds
+        self._deadline = deadline
+        self._reason = reason
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None  # the pending timer, if any, finds nothing due
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self.loop.time() < deadline:  # the deadline moved since the timer was set
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self._deadline = None
+        self._cut_off(self._reason)
 
     def _cut_off(self, reason: str) -> None:
-        self._timer = None
         if self.transport.is_closing():
             return
         metrics.CLIENT_CUTOFFS.labels(reason=reason).inc()
         log.info("closing a connection from %s: %s", _peer(self.client), reason.replace("_", " "))
         cycle = self.cycle
-        if cycle is None or not cycle.response_started:
+        # (A completed cycle is the previous request on this kept-alive connection.)
+        if cycle is None or cycle.response_complete or not cycle.response_started:
             status, message = _CUTOFF_ANSWERS[reason]
             body = orjson.dumps(error_body("openai_chat", status, message, reason))
             self.transport.write(
@@ -135,6 +157,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:
             cycle.transport = self._response_writes  # type: ignore[assignment]
+            # Callbacks for a client that disconnects before its response is complete.
+            cycle.scope.setdefault("extensions", {})[ON_DISCONNECT] = []  # type: ignore[typeddict-unknown-key]
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -142,7 +166,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            extensions = cycle.scope.get("extensions") or {}
+            for callback in list(extensions.get(ON_DISCONNECT, ())):
+                callback()
 
 
 _CUTOFF_ANSWERS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -18,7 +19,7 @@ from llmroute.proxy.forward import ClientRequestError
 from llmroute.routing.decision import DecisionError, session_id_from
 from llmroute.server.app import gateway_of, read_json, trace_id_for
 from llmroute.server.errors import ApiError
-from llmroute.server.hot_routes import HotEndpoint
+from llmroute.server.hot_routes import ON_DISCONNECT, HotEndpoint
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
 
@@ -42,9 +43,7 @@ def proxy_endpoint(fmt: ClientFormat) -> HotEndpoint:
             )
         # A client that hangs up while we wait for the provider cancels the upstream request
         # (a long non-streaming generation is not paid for when nobody will read it).
-        handler = asyncio.current_task()
-        assert handler is not None
-        watcher = asyncio.create_task(cancel_on_disconnect(receive, handler))
+        watch = DisconnectWatch(scope, receive)
         ticket = None
         try:
             if governance is not None:
@@ -57,23 +56,54 @@ def proxy_endpoint(fmt: ClientFormat) -> HotEndpoint:
         except ClientRequestError as exc:
             raise ApiError(exc.status, exc.message) from None
         except asyncio.CancelledError:
-            if watcher.done() and not watcher.cancelled() and watcher.result():
-                handler.uncancel()
+            if watch.fired:
+                watch.handler.uncancel()
                 return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
             raise
         finally:
-            watcher.cancel()
+            watch.stop()
             if ticket is not None:
                 ticket.abandon()  # no-op once bound to the response
 
     return endpoint
 
 
-async def cancel_on_disconnect(receive: Receive, handler: asyncio.Task[object]) -> bool:
-    """Wait for the client to disconnect, then cancel `handler`. The body has been read already,
-    so the only message left to receive is the disconnect."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            handler.cancel()
-            return True
+class DisconnectWatch:
+    """Cancels the request's task if the client disconnects before `stop()`.
+
+    Through the server's `ON_DISCONNECT` callback list when it offers one (`llmroute up`), else
+    with a task waiting on `receive()`: the body has been read already, so the only message left
+    to receive is the disconnect.
+    """
+
+    __slots__ = ("_callbacks", "_task", "fired", "handler")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self.handler = handler
+        self.fired = False
+        self._task: asyncio.Task[None] | None = None
+        extensions = scope.get("extensions")
+        self._callbacks: list[Callable[[], None]] | None = (
+            extensions.get(ON_DISCONNECT) if extensions else None
+        )
+        if self._callbacks is not None:
+            self._callbacks.append(self._fire)
+        else:
+            self._task = asyncio.create_task(self._watch(receive))
+
+    def _fire(self) -> None:
+        self.fired = True
+        self.handler.cancel()
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._fire()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        elif self._callbacks is not None and self._fire in self._callbacks:
+            self._callbacks.remove(self._fire)

@@ -85,6 +85,12 @@ def freeze_startup_objects() -> None:
     The config, the router's model and tokenizer tables and the imported modules live as long as
     the process; without this every full collection walks them again while requests wait. Measured
     with `make bench`: about 15% less CPU per proxied request (docs/performance.md).
+
+    The young generation is collected every 20,000 allocations instead of every 700: a request
+    allocates a few hundred objects that almost all die with it, and a young collection costs in
+    proportion to what is alive (the requests in flight), so collecting ~30× less often costs ~30×
+    less, at the price of cyclic garbage living a little longer.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(20_000, 20, 20)

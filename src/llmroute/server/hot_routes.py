@@ -24,6 +24,12 @@ log = logging.getLogger("llmroute.server")
 # A hot endpoint: the request's scope and receive in, the response to send out.
 HotEndpoint = Callable[[Scope, Receive], Awaitable[Response]]
 
+# An ASGI scope extension (`scope["extensions"]`) that `llmroute up`'s HTTP protocol offers
+# (governance/limits.py): a list the app may add callbacks to, called if the client disconnects
+# before the response is complete. Cheaper than a task per request waiting on `receive()` for the
+# disconnect; under other servers the endpoints fall back to such a task.
+ON_DISCONNECT = "llmroute.on_disconnect"
+
 
 class HotRoutes:
     def __init__(self, app: ASGIApp, endpoints: Mapping[str, HotEndpoint]) -> None:
