@@ -223,7 +223,7 @@ class EmbeddedRouter:
             features["piece_ack"] = max(ack, *piece_acks)
             if min(piece_acks) >= self.tuning.ack_piece_gate:
                 ack = max(ack, self.tuning.ack_gate)
-            # "ok that worked, it's live now. ty": closing words at two places and no question.
+            # "perfect, it arrived today. thanks": closing words at two places and no question.
             gate = self.tuning.ack_pair_gate
             if gate and "?" not in turns[0][1] and sum(a >= gate for a in piece_acks) >= 2:
                 ack = max(ack, self.tuning.ack_gate)
