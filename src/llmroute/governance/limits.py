@@ -21,7 +21,7 @@ from llmroute.governance.schema import Limits
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.server.errors import ApiError
-from llmroute.server.hot_routes import ON_DISCONNECT
+from llmroute.server.extensions import ON_DISCONNECT
 from llmroute.server.response_writes import ResponseWrites
 from llmroute.wire import error_body
 

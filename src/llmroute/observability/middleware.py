@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from contextvars import Token
 from typing import Any
 
 from opentelemetry.trace import Span
@@ -44,16 +45,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        record = RequestRecord(scope["method"], path, path if path in self.endpoints else "other")
-        traceparent, tracestate = _trace_headers(scope)
-        span = None
-        if self.tracing is not None and path not in QUIET_PATHS:
-            span = self.tracing.start_request(record, traceparent, tracestate)
-        else:
-            parent = parse_traceparent(traceparent)
-            record.trace_id = parent[0] if parent else new_trace_id()
-            record.span_id = new_span_id()
+        record, span, token = self.open(scope)
 
         async def send_with_trace(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -64,20 +56,44 @@ class ObservabilityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        token = bind_record(record)
         try:
             await self.app(scope, receive, send_with_trace)
         except BaseException as exc:
-            if record.status is None:
-                record.status = 500 if isinstance(exc, Exception) else CLIENT_CLOSED
-            record.error = type(exc).__name__
+            self.failed(record, exc)
             raise
         finally:
-            unbind_record(token)
-            try:
-                self._finish(record, span)
-            except Exception:  # accounting must never turn a served request into an error
-                log.exception("observability failed for %s %s", record.method, record.path)
+            self.close(record, span, token)
+
+    # --- the steps, also used by the hot endpoints' path (server/hot_routes.py) ---------------------
+
+    def open(self, scope: Scope) -> tuple[RequestRecord, Span | None, Token[RequestRecord | None]]:
+        """A request begins: its record (made current), trace ids and, when tracing, its span."""
+        path: str = scope["path"]
+        record = RequestRecord(scope["method"], path, path if path in self.endpoints else "other")
+        traceparent, tracestate = _trace_headers(scope)
+        span = None
+        if self.tracing is not None and path not in QUIET_PATHS:
+            span = self.tracing.start_request(record, traceparent, tracestate)
+        else:
+            parent = parse_traceparent(traceparent)
+            record.trace_id = parent[0] if parent else new_trace_id()
+            record.span_id = new_span_id()
+        return record, span, bind_record(record)
+
+    @staticmethod
+    def failed(record: RequestRecord, exc: BaseException) -> None:
+        """An exception escaped the app (a cancelled request is the client having gone)."""
+        if record.status is None:
+            record.status = 500 if isinstance(exc, Exception) else CLIENT_CLOSED
+        record.error = type(exc).__name__
+
+    def close(self, record: RequestRecord, span: Span | None, token: Token[RequestRecord | None]) -> None:
+        """The request is over: metrics, span and log line."""
+        unbind_record(token)
+        try:
+            self._finish(record, span)
+        except Exception:  # accounting must never turn a served request into an error
+            log.exception("observability failed for %s %s", record.method, record.path)
 
     def _finish(self, record: RequestRecord, span: Span | None) -> None:
         record.ended = ended = time.perf_counter()

@@ -19,7 +19,8 @@ from llmroute.proxy.forward import ClientRequestError
 from llmroute.routing.decision import DecisionError, session_id_from
 from llmroute.server.app import gateway_of, read_json, trace_id_for
 from llmroute.server.errors import ApiError
-from llmroute.server.hot_routes import ON_DISCONNECT, HotEndpoint
+from llmroute.server.extensions import ON_DISCONNECT
+from llmroute.server.hot_routes import HotEndpoint
 from llmroute.wire import ClientFormat, WireError, parse_conversation
 
 

@@ -187,41 +187,47 @@ def routes() -> list[Route]:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
-        # HotRoutes answers POSTs to these paths; the routes are here so that another method gets a 405.
+        # GatewayApp answers POSTs to these paths; the routes are here so that another method gets a 405.
         *(Route(path, hot_path_elsewhere, methods=["POST"]) for path in hot_endpoints()),
     ]
 
 
 async def hot_path_elsewhere(request: Request) -> Response:
-    raise HTTPException(405)  # unreachable: HotRoutes answers every POST to a hot path
+    raise HTTPException(405)  # unreachable: GatewayApp answers every POST to a hot path
 
 
 class GatewayApp:
     """The ASGI app `llmroute up` serves.
 
-    Per request: observability (metrics, trace ids, log line) → pin to the current gateway and
-    check API keys → the hot endpoints, or Starlette for everything else. `state.gateway` is the
-    gateway serving new requests (replaced by a reload); it is the Starlette app's state too.
+    A POST to a hot endpoint takes the flat path of server/hot_routes.py. Everything else:
+    observability (metrics, trace ids, log line) → pin to the current gateway and check API keys
+    → Starlette. `state.gateway` is the gateway serving new requests (replaced by a reload); it is
+    the Starlette app's state too.
     """
 
     def __init__(self, starlette: Starlette, gateway: Gateway, in_flight: InFlight) -> None:
         self.starlette = starlette
         self.state = starlette.state
         self.state.gateway = gateway
-        hot = hot_endpoints()
-        paths = [*hot, *(route.path for route in starlette.routes if isinstance(route, Route))]
-        self.handler = ObservabilityMiddleware(
-            GatewayMiddleware(HotRoutes(starlette, hot), in_flight=in_flight),
-            endpoints=paths,
-            tracing=gateway.tracing,
+        self.hot = hot_endpoints()
+        paths = [*self.hot, *(route.path for route in starlette.routes if isinstance(route, Route))]
+        observability = ObservabilityMiddleware(
+            GatewayMiddleware(starlette, in_flight=in_flight), endpoints=paths, tracing=gateway.tracing
         )
+        self.handler = observability
+        self.hot_routes = HotRoutes(observability, in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["app"] = self  # where GatewayMiddleware finds `state.gateway`
-            await self.handler(scope, receive, send)
-        else:  # lifespan (start and stop the gateway), websockets (refused by Starlette)
+        if scope["type"] != "http":  # lifespan (start and stop the gateway), websockets (refused)
             await self.starlette(scope, receive, send)
+            return
+        scope["app"] = self  # where the gateway pin finds `state.gateway`
+        if scope["method"] == "POST":
+            endpoint = self.hot.get(scope["path"])
+            if endpoint is not None:
+                await self.hot_routes.serve(endpoint, scope, receive, send)
+                return
+        await self.handler(scope, receive, send)
 
 
 def create_app(config: LoadedConfig) -> GatewayApp:

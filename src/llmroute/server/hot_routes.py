@@ -1,58 +1,78 @@
-"""The hot endpoints (proxy and decision POSTs), dispatched without Starlette's router.
+"""The hot endpoints (proxy and decision POSTs): one flat path, without Starlette or middleware layers.
 
-Every proxied request used to pass through Starlette's error middleware, exception middleware,
-router (a regex per route), route wrapper and `Request` object before reaching its handler:
-about a fifth of the gateway's CPU per request on the bench (docs/performance.md). The hot
-endpoints are a dict lookup away instead. They take the raw ASGI `scope` and `receive`, return a
-Starlette `Response`, and their errors are rendered here exactly as the app's exception handlers
-render them for every other path (the client's API format, never a traceback). Anything that is
-not a POST to a hot path goes on to the Starlette app: health, metrics, model lists, 404 and 405.
+Every other request goes through the app's middleware (observability, then the gateway pin and key
+check) and Starlette's router. Those layers cost a proxied request about a fifth of its CPU on
+the bench (docs/performance.md): Starlette's error and exception middleware, a regex per route,
+its route wrapper and `Request`, and each middleware's coroutine frame and `send` wrapper. A hot
+request takes the same steps, in order, in one coroutine: open its observability record, pin it
+to the current gateway and check its key, run the endpoint (raw ASGI scope and receive in, a
+Starlette `Response` out), render errors exactly as the app's exception handlers do (the
+client's API format, never a traceback), send the response with its `traceparent`, close the
+record (metrics, span, log line).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from llmroute.observability.middleware import ObservabilityMiddleware
+from llmroute.observability.record import RequestRecord
 from llmroute.server.errors import ApiError, error_response, format_for_path
+from llmroute.server.reload import InFlight, pin_and_check_key
 
 log = logging.getLogger("llmroute.server")
 
 # A hot endpoint: the request's scope and receive in, the response to send out.
 HotEndpoint = Callable[[Scope, Receive], Awaitable[Response]]
 
-# An ASGI scope extension (`scope["extensions"]`) that `llmroute up`'s HTTP protocol offers
-# (governance/limits.py): a list the app may add callbacks to, called if the client disconnects
-# before the response is complete. Cheaper than a task per request waiting on `receive()` for the
-# disconnect; under other servers the endpoints fall back to such a task.
-ON_DISCONNECT = "llmroute.on_disconnect"
-
 
 class HotRoutes:
-    def __init__(self, app: ASGIApp, endpoints: Mapping[str, HotEndpoint]) -> None:
-        self.app = app
-        self.endpoints = dict(endpoints)
+    def __init__(self, observability: ObservabilityMiddleware, in_flight: InFlight) -> None:
+        self.observability = observability
+        self.in_flight = in_flight
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.endpoints.get(scope["path"])
-        if endpoint is None:
-            await self.app(scope, receive, send)
-            return
+    async def serve(self, endpoint: HotEndpoint, scope: Scope, receive: Receive, send: Send) -> None:
+        observability = self.observability
+        record, span, token = observability.open(scope)
         try:
-            response = await endpoint(scope, receive)
-        except ApiError as exc:
-            response = error_response(
-                format_for_path(scope["path"]), exc.status, exc.message, exc.code, exc.headers
-            )
-        except Exception:
-            # Never a traceback to the client; the log keeps the details (without request contents).
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                format_for_path(scope["path"]), 500, "Internal gateway error", "internal_error"
-            )
-        await response(scope, receive, send)
+            gateway, refusal = pin_and_check_key(scope)
+            if refusal is not None:
+                await respond(refusal, record, scope, receive, send)
+                return
+            # In flight until the response is sent, a stream's last chunk included (reloads wait).
+            self.in_flight.enter(gateway)
+            try:
+                await respond(await answer(endpoint, scope, receive), record, scope, receive, send)
+            finally:
+                self.in_flight.leave(gateway)
+        except BaseException as exc:
+            observability.failed(record, exc)
+            raise
+        finally:
+            observability.close(record, span, token)
+
+
+async def respond(
+    response: Response, record: RequestRecord, scope: Scope, receive: Receive, send: Send
+) -> None:
+    response.raw_headers.append((b"traceparent", record.traceparent.encode()))
+    record.status = response.status_code
+    record.response_started = time.perf_counter()
+    await response(scope, receive, send)
+
+
+async def answer(endpoint: HotEndpoint, scope: Scope, receive: Receive) -> Response:
+    """The endpoint's response, or the error response for what it raised."""
+    try:
+        return await endpoint(scope, receive)
+    except ApiError as exc:
+        return error_response(format_for_path(scope["path"]), exc.status, exc.message, exc.code, exc.headers)
+    except Exception:
+        # Never a traceback to the client; the log keeps the details (without request contents).
+        log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+        return error_response(format_for_path(scope["path"]), 500, "Internal gateway error", "internal_error")

@@ -26,6 +26,7 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmroute.config import ConfigError, load_config
@@ -105,19 +106,25 @@ class GatewayMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        gateway = scope["app"].state.gateway
-        scope.setdefault("state", {})[PINNED] = gateway
-        governance = gateway.governance
-        if governance is not None and governance.keys is not None:
-            refusal = check_key(governance.keys, scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
+        gateway, refusal = pin_and_check_key(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         self.in_flight.enter(gateway)
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight.leave(gateway)
+
+
+def pin_and_check_key(scope: Scope) -> tuple[Gateway, Response | None]:
+    """Pin the request to the current gateway; the 401 to answer with when its API key is refused."""
+    gateway = scope["app"].state.gateway
+    scope.setdefault("state", {})[PINNED] = gateway
+    governance = gateway.governance
+    if governance is not None and governance.keys is not None:
+        return gateway, check_key(governance.keys, scope)
+    return gateway, None
 
 
 class Reloader:
