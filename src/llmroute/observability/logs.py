@@ -101,7 +101,7 @@ class HumanFormatter(LineFormatter):
         text = f"{self.timestamp(created)} {level:<7} {logger}: {message}"
         if not fields:
             return text
-        pairs = " ".join(f"{k}={'-' if v is None else v}" for k, v in fields.items())
+        pairs = " ".join([f"{k}={'-' if v is None else v}" for k, v in fields.items()])
         return f"{text} {pairs}"
 
 

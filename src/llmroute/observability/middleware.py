@@ -11,12 +11,12 @@ import logging
 import time
 from collections.abc import Collection
 from contextvars import Token
-from typing import Any
 
 from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmroute.observability import metrics
+from llmroute.observability.hot_metrics import HotCounter, HotHistogram
 from llmroute.observability.logs import log_request
 from llmroute.observability.record import RequestRecord, bind_record, unbind_record
 from llmroute.observability.trace_context import new_span_id, new_trace_id, parse_traceparent
@@ -38,8 +38,8 @@ class ObservabilityMiddleware:
         self.tracing = tracing
         # Labelled metric children, looked up once per (endpoint, status): `.labels()` takes a lock
         # and sorts its arguments, which is most of the middleware's cost on a hot path.
-        self._counters: dict[tuple[str, int], Any] = {}
-        self._histograms: dict[str, tuple[Any, Any]] = {}
+        self._counters: dict[tuple[str, int], HotCounter] = {}
+        self._histograms: dict[str, tuple[HotHistogram, HotHistogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,16 +107,16 @@ class ObservabilityMiddleware:
         endpoint = record.endpoint
         counter = self._counters.get((endpoint, record.status))
         if counter is None:
-            counter = metrics.REQUESTS.labels(endpoint=endpoint, status=str(record.status))
+            counter = HotCounter(metrics.REQUESTS.labels(endpoint=endpoint, status=str(record.status)))
             self._counters[(endpoint, record.status)] = counter
         histograms = self._histograms.get(endpoint)
         if histograms is None:
             histograms = (
-                metrics.REQUEST_DURATION.labels(endpoint=endpoint),
-                metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint),
+                HotHistogram(metrics.REQUEST_DURATION.labels(endpoint=endpoint)),
+                HotHistogram(metrics.GATEWAY_OVERHEAD.labels(endpoint=endpoint)),
             )
             self._histograms[endpoint] = histograms
-        counter.inc()
+        counter.inc(1)
         histograms[0].observe(total)
         histograms[1].observe(overhead)
         if span is not None and self.tracing is not None:

@@ -5,24 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from prometheus_client import Counter, Histogram
-
 from llmroute.observability import metrics
+from llmroute.observability.hot_metrics import HotCounter, HotHistogram
 
 
 @dataclass(frozen=True, slots=True)
 class ModelMetrics:
-    latency: Histogram
-    ttft: Histogram
-    input_tokens: Counter
-    output_tokens: Counter
+    latency: HotHistogram
+    ttft: HotHistogram
+    input_tokens: HotCounter
+    output_tokens: HotCounter
 
 
 @lru_cache(maxsize=10_000)  # bounded: wildcard providers accept open-ended model names
 def model_metrics(model: str) -> ModelMetrics:
     return ModelMetrics(
-        metrics.UPSTREAM_LATENCY.labels(model=model),
-        metrics.UPSTREAM_TTFT.labels(model=model),
-        metrics.TOKENS.labels(model=model, kind="input"),
-        metrics.TOKENS.labels(model=model, kind="output"),
+        HotHistogram(metrics.UPSTREAM_LATENCY.labels(model=model)),
+        HotHistogram(metrics.UPSTREAM_TTFT.labels(model=model)),
+        HotCounter(metrics.TOKENS.labels(model=model, kind="input")),
+        HotCounter(metrics.TOKENS.labels(model=model, kind="output")),
     )

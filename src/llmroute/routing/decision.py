@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from llmroute.config.models import InlinePreference, RoutingPreference
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
+from llmroute.observability.hot_metrics import HotCounter
 from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
 from llmroute.routing.sessions import Pin, SessionStore
@@ -256,14 +257,14 @@ class DecisionService:
 def _observed(decision: Decision, started: float) -> Decision:
     """Count the decision and note it for the request's routing span and log line."""
     model = decision.models[0] if decision.models else "none"
-    _decision_counter(decision.route or "none", model, decision.source).inc()
+    _decision_counter(decision.route or "none", model, decision.source).inc(1)
     note_decision(decision, started)
     return decision
 
 
 @lru_cache(maxsize=10_000)  # `.labels()` takes a lock and sorts its arguments: once per label set
-def _decision_counter(route: str, model: str, source: str) -> Any:
-    return metrics.ROUTING_DECISIONS.labels(route=route, model=model, source=source)
+def _decision_counter(route: str, model: str, source: str) -> HotCounter:
+    return HotCounter(metrics.ROUTING_DECISIONS.labels(route=route, model=model, source=source))
 
 
 def _find(routes: Sequence[Route], name: str | None) -> Route | None:

@@ -54,6 +54,7 @@ def serve(
         "http": GuardedHttpToolsProtocol,
         "log_level": log_level.lower(),
         "access_log": False,  # we log one structured line per request ourselves
+        "server_header": False,  # no "server: uvicorn" on every response: it only tells scanners what runs here
         "timeout_graceful_shutdown": 30,
         "log_config": None,  # keep our logging configuration
     }
