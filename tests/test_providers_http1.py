@@ -293,6 +293,11 @@ async def test_large_bodies_survive_backpressure(serve) -> None:  # type: ignore
     assert bytes(received) == big
     again = await pool.post(url, {}, b"{}")
     assert await again.read() == big
+    # Read whole after it all arrived (paused or not on the way): the connection still serves.
+    for _ in range(3):
+        late = await pool.post(url, {}, b"{}")
+        await asyncio.sleep(0.2)
+        assert await late.read() == big
     assert server.connections == 1
     await pool.close()
 

@@ -291,6 +291,15 @@ class Http1Response:
 
     async def read(self) -> bytes:
         """The whole body."""
+        if self.complete and self._error is None:  # usually: the body came in with the headers
+            body = b"".join(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+            if self._paused and self._conn is not None:  # a large body: reading was paused for it
+                self._paused = False
+                self._conn.resume()
+            self.release()
+            return body
         chunks = []
         while chunk := await self.read_chunk():
             chunks.append(chunk)

@@ -54,6 +54,9 @@ def serve(
         "http": GuardedHttpToolsProtocol,
         "log_level": log_level.lower(),
         "access_log": False,  # we log one structured line per request ourselves
+        # llmroute never reads the client's address or scheme (keys, limits and logs do not depend on
+        # them), so uvicorn's X-Forwarded-For/-Proto rewriting would be work on every request for nothing.
+        "proxy_headers": False,
         "server_header": False,  # no "server: uvicorn" on every response: it only tells scanners what runs here
         "timeout_graceful_shutdown": 30,
         "log_config": None,  # keep our logging configuration
