@@ -66,8 +66,13 @@ class EvalReport:
         pairs = Counter((r.case.expected, r.got) for r in self.results if not r.correct and r.error is None)
         return [(e, g, n) for (e, g), n in pairs.most_common(top)]
 
-    def latency_percentile(self, p: float) -> float:
-        values = sorted(r.latency_ms for r in self.results)
+    def latency_percentile(self, p: float, turns: str = "all") -> float:
+        """Decision latency percentile over all cases, or over "single"-turn or "multi"-turn ones.
+
+        Each case is a new conversation, so a multi-turn case encodes every earlier turn too; in the
+        gateway those were encoded by the conversation's previous decisions and come from the cache.
+        """
+        values = sorted(r.latency_ms for r in self.results if turns == "all" or _turns_kind(r.case) == turns)
         if not values:
             return 0.0
         index = min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))
@@ -91,6 +96,10 @@ class EvalReport:
             "latency_ms": {
                 "p50": round(self.latency_percentile(50), 3),
                 "p99": round(self.latency_percentile(99), 3),
+                **{
+                    f"{kind}_turn_p50": round(self.latency_percentile(50, kind), 3)
+                    for kind in ("single", "multi")
+                },
             },
             "backends": self.backend_split(),
             "errors": [{"id": r.case.id, "error": r.error} for r in self.errors()],
@@ -122,6 +131,8 @@ class EvalReport:
                 lines.append(f"  {n:>4}  {e or 'none'} -> {g or 'none'}")
         lines.append(
             f"decision latency: p50 {self.latency_percentile(50):.2f} ms, p99 {self.latency_percentile(99):.2f} ms"
+            f" (one user turn: p50 {self.latency_percentile(50, 'single'):.2f} ms; several, every turn encoded"
+            f" as for a conversation's first decision: p50 {self.latency_percentile(50, 'multi'):.2f} ms)"
         )
         split = self.backend_split()
         if len(split) > 1 or any(b != "embedded" for b in split):
@@ -279,6 +290,11 @@ async def run_cases_async(router: Router, cases: Sequence[EvalCase]) -> EvalRepo
         elapsed = (time.perf_counter() - start) * 1000
         report.results.append(CaseResult(case, result.route, result.backend, elapsed))
     return report
+
+
+def _turns_kind(case: EvalCase) -> str:
+    users = sum(1 for message in case.messages if message.role == "user")
+    return "multi" if users > 1 else "single"
 
 
 async def evaluate(router: Router, cases: Sequence[EvalCase]) -> EvalReport:
