@@ -189,3 +189,17 @@ def test_llmroute_up_writes_the_request_line_like_any_other_line(tmp_path, log_f
             rf"trace_id={trace}",
             line,
         ), line
+
+
+def test_uvicorns_colour_copy_of_its_message_is_not_a_field() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "uvicorn.error",
+            "levelname": "INFO",
+            "msg": "Started server process [%d]",
+            "args": (42,),
+            "color_message": "Started server process [\x1b[36m%d\x1b[0m]",
+        }
+    )
+    assert HumanFormatter().format(record).endswith("uvicorn.error: Started server process [42]")
+    assert "color_message" not in orjson.loads(JsonFormatter().format(record))

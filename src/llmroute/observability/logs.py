@@ -19,8 +19,9 @@ import orjson
 
 from llmroute.observability.record import RequestRecord
 
-# LogRecord attributes that are not structured fields (`message`/`asctime` appear once formatted).
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# LogRecord attributes that are not structured fields (`message`/`asctime` appear once formatted;
+# uvicorn adds `color_message`, its message again with terminal colour codes).
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 # The attribute that carries a record's structured fields as one dict (see `log_request`).
 FIELDS = "fields"
 
