@@ -6,37 +6,26 @@ from llmroute.config.models import RouterConfig
 from llmroute.routing.types import Router
 
 
-def build_router(cfg: RouterConfig, lazy: bool = False) -> Router:
-    """The router for `routing.router.type`: embedded (default), arch_router, or cascade of both.
-
-    `lazy`: build the embedded router on first use instead of now (routing/lazy.py); for configs
-    without routes, which route only requests that bring inline `routing_preferences`.
-    """
+def build_router(cfg: RouterConfig) -> Router:
+    """The router for `routing.router.type`: embedded (default), arch_router, or cascade of both."""
     if cfg.type == "embedded":
-        return _embedded(cfg, lazy)
+        return _embedded(cfg)
     if cfg.type == "arch_router":
         return _arch_router(cfg)
     if cfg.type == "cascade":
         from llmroute.routing.cascade import CascadeRouter
 
-        return CascadeRouter(_embedded(cfg, lazy), _arch_router(cfg), cfg.cascade_margin)
+        return CascadeRouter(_embedded(cfg), _arch_router(cfg), cfg.cascade_margin)
     raise ValueError(f"unknown router type {cfg.type!r} (expected embedded, arch_router or cascade)")
 
 
-def _embedded(cfg: RouterConfig, lazy: bool) -> Router:
-    def build() -> Router:
-        # Imported here so that a gateway running arch_router alone never loads the ONNX runtime.
-        from llmroute.routing.embedded import EmbeddedRouter
+def _embedded(cfg: RouterConfig) -> Router:
+    # Imported here so that a gateway running arch_router alone never loads the ONNX runtime.
+    from llmroute.routing.embedded import EmbeddedRouter
 
-        return EmbeddedRouter(
-            model_path=cfg.model_path, tokenizer_path=cfg.tokenizer_path, threshold=cfg.threshold
-        )
-
-    if lazy:
-        from llmroute.routing.lazy import LazyRouter
-
-        return LazyRouter("embedded", build)
-    return build()
+    return EmbeddedRouter(
+        model_path=cfg.model_path, tokenizer_path=cfg.tokenizer_path, threshold=cfg.threshold
+    )
 
 
 def _arch_router(cfg: RouterConfig) -> Router:

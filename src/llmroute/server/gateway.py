@@ -29,9 +29,7 @@ class Gateway:
     def __init__(self, config: LoadedConfig) -> None:
         self.config = config
         routing = config.raw.routing
-        # Without configured routes, only requests with inline routing_preferences use the router:
-        # it is built when the first one arrives, not at start-up (routing/lazy.py).
-        self.router: Router = build_router(routing.router, lazy=not config.routes)
+        self.router: Router = build_router(routing.router)
         self.sessions: SessionStore = build_session_store(routing)
         sources = config.raw.model_metrics_sources
         self.metrics: MetricsStore | None = MetricsStore(sources) if sources else None
