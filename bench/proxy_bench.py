@@ -187,6 +187,19 @@ def llmroute_command(layout: Layout, config: Path, port: int, workers: int, pin:
     ]
 
 
+def start_upstream(layout: Layout) -> tuple[Process, int]:
+    """The fake OpenAI upstream (bench/upstream.py) on a free port, on the server's CPUs."""
+    port = free_port()
+    command = [
+        *layout.prefix(layout.server),
+        sys.executable,
+        str(BENCH_DIR / "upstream.py"),
+        "--port",
+        str(port),
+    ]
+    return Process("upstream", command), port
+
+
 def guarded(what: str, results: dict[str, Any], key: str, run: Callable[[], Any]) -> None:
     """Run one part of the bench; a failure is reported and recorded, and the rest still runs."""
     try:
@@ -227,17 +240,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     targets = results["targets"]
     print(f"bench: {layout.describe()}; load: {load.tool}", flush=True)
-    upstream_port = free_port()
-    upstream = Process(
-        "upstream",
-        [
-            *layout.prefix(layout.server),
-            sys.executable,
-            str(BENCH_DIR / "upstream.py"),
-            "--port",
-            str(upstream_port),
-        ],
-    )
+    upstream, upstream_port = start_upstream(layout)
     try:
         wait_ready(upstream, upstream_port, BODY, 20)
         common = {
@@ -342,17 +345,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
     layout = Layout(pin=not args.no_pin, boost=not args.no_priority)
     layout.apply_to_self()
     load = Load(None if args.python_load else ensure_wrk(), layout)
-    upstream_port = free_port()
-    upstream = Process(
-        "upstream",
-        [
-            *layout.prefix(layout.server),
-            sys.executable,
-            str(BENCH_DIR / "upstream.py"),
-            "--port",
-            str(upstream_port),
-        ],
-    )
+    upstream, upstream_port = start_upstream(layout)
     samples: list[dict[str, float]] = []
     try:
         wait_ready(upstream, upstream_port, BODY, 20)

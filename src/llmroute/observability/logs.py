@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -38,14 +39,19 @@ def structured_fields(record: logging.LogRecord) -> dict[str, Any]:
 class LineFormatter(logging.Formatter):
     """A formatter whose lines can also be built without a LogRecord (`line`)."""
 
+    # Whether fields that the message already shows (`_in_message`) are left out of the line.
+    omit_fields_in_message = True
+
     def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
         raise NotImplementedError
 
+    def visible(self, fields: dict[str, Any], in_message: Sequence[str] | None) -> dict[str, Any]:
+        if in_message and self.omit_fields_in_message:
+            return {k: v for k, v in fields.items() if k not in in_message}
+        return fields
+
     def format(self, record: logging.LogRecord) -> str:
-        fields = structured_fields(record)
-        shown = record.__dict__.get("_in_message")  # fields the message already shows
-        if shown:
-            fields = {k: v for k, v in fields.items() if k not in shown}
+        fields = self.visible(structured_fields(record), record.__dict__.get("_in_message"))
         text = self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
         if record.exc_info:
             text = self.with_exception(text, self.formatException(record.exc_info))
@@ -56,6 +62,8 @@ class LineFormatter(logging.Formatter):
 
 
 class JsonFormatter(LineFormatter):
+    omit_fields_in_message = False  # JSON shows every field, also those the message repeats
+
     def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
         millis = int((created - int(created)) * 1000)
         entry = {
@@ -66,15 +74,6 @@ class JsonFormatter(LineFormatter):
             **fields,  # structured fields travel as keys of their own
         }
         return orjson.dumps(entry, default=str).decode()
-
-    def format(self, record: logging.LogRecord) -> str:
-        # JSON shows every field, also those the message repeats.
-        text = self.line(
-            record.created, record.levelname, record.name, record.getMessage(), structured_fields(record)
-        )
-        if record.exc_info:
-            text = self.with_exception(text, self.formatException(record.exc_info))
-        return text
 
     def with_exception(self, text: str, exception: str) -> str:
         entry = orjson.loads(text)
@@ -187,8 +186,7 @@ def _write_direct(
     message: str,
     fields: dict[str, Any],
 ) -> None:
-    if not isinstance(formatter, JsonFormatter):
-        fields = {k: v for k, v in fields.items() if k not in _REQUEST_LINE_FIELDS}
+    fields = formatter.visible(fields, _REQUEST_LINE_FIELDS)
     text = formatter.line(time.time(), level, access_log.name, message, fields)
     with handler.lock:  # type: ignore[union-attr]
         try:

@@ -264,13 +264,9 @@ def run_cases(classify: Classify, cases: Sequence[EvalCase]) -> EvalReport:
         try:
             result = classify(case.messages, case.routes)
         except Exception as exc:  # a router failure is a result to report, not a crash
-            elapsed = (time.perf_counter() - start) * 1000
-            report.results.append(
-                CaseResult(case, None, "error", elapsed, error=str(exc) or type(exc).__name__)
-            )
-            continue
-        elapsed = (time.perf_counter() - start) * 1000
-        report.results.append(CaseResult(case, result.route, result.backend, elapsed))
+            report.results.append(_case_result(case, start, exc))
+        else:
+            report.results.append(_case_result(case, start, result))
     return report
 
 
@@ -282,14 +278,17 @@ async def run_cases_async(router: Router, cases: Sequence[EvalCase]) -> EvalRepo
         try:
             result = await router.classify(case.messages, case.routes)
         except Exception as exc:
-            elapsed = (time.perf_counter() - start) * 1000
-            report.results.append(
-                CaseResult(case, None, "error", elapsed, error=str(exc) or type(exc).__name__)
-            )
-            continue
-        elapsed = (time.perf_counter() - start) * 1000
-        report.results.append(CaseResult(case, result.route, result.backend, elapsed))
+            report.results.append(_case_result(case, start, exc))
+        else:
+            report.results.append(_case_result(case, start, result))
     return report
+
+
+def _case_result(case: EvalCase, start: float, outcome: Classification | Exception) -> CaseResult:
+    elapsed = (time.perf_counter() - start) * 1000
+    if isinstance(outcome, Exception):
+        return CaseResult(case, None, "error", elapsed, error=str(outcome) or type(outcome).__name__)
+    return CaseResult(case, outcome.route, outcome.backend, elapsed)
 
 
 def _turns_kind(case: EvalCase) -> str:

@@ -80,7 +80,7 @@ async def read_json(headers: Headers, receive: Receive, limit: int) -> dict[str,
 def trace_id_for(headers: Headers) -> str:
     record = current_record()
     if record is not None:
-        return record.trace_id  # the request span's (ObservabilityMiddleware set it)
+        return record.trace_id  # the request span's (set when the request began: observability open())
     parsed = parse_traceparent(headers.get("traceparent"))
     return parsed[0] if parsed else new_trace_id()
 
