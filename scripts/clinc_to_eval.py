@@ -1,10 +1,12 @@
 """Convert CLINC150 (`{"text", "domain", "intent"}` lines) into `llmroute eval` cases.
 
-The 10 domains become routes (evals/clinc150-routes.json: descriptions and examples written for
-llmroute, not taken from CLINC); out-of-scope utterances (`domain: null`) expect no route.
+The 10 domains become routes; out-of-scope utterances (`domain: null`) expect no route. Three route
+files: evals/clinc150-descriptions.json (descriptions only), evals/generated/clinc150-routes.json (the
+same descriptions with examples written blind by the generator prompt, evals/generated/README.md) and
+evals/clinc150-routes.json (the same descriptions with examples hand-written for llmroute earlier).
 
-    .venv/bin/python scripts/clinc_to_eval.py ../shared/dev-evals/clinc150-val.jsonl > /tmp/clinc-eval.jsonl
-    .venv/bin/llmroute eval evals/eval-config.yaml /tmp/clinc-eval.jsonl
+    .venv/bin/python scripts/clinc_to_eval.py ../shared/dev-evals/clinc150-val.jsonl [ROUTES.json] > /tmp/clinc.jsonl
+    .venv/bin/llmroute eval evals/eval-config.yaml /tmp/clinc.jsonl
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-ROUTES = Path(__file__).resolve().parent.parent / "evals" / "clinc150-routes.json"
+ROUTES = Path(__file__).resolve().parent.parent / "evals" / "clinc150-descriptions.json"
 
 
 def convert(lines: list[str], routes: list[dict]) -> list[dict]:
@@ -25,7 +27,7 @@ def convert(lines: list[str], routes: list[dict]) -> list[dict]:
         item = json.loads(line)
         domain = item.get("domain")
         if domain is not None and domain not in names:
-            raise SystemExit(f"line {number}: domain {domain!r} has no route in {ROUTES.name}")
+            raise SystemExit(f"line {number}: domain {domain!r} has no route")
         rows.append(
             {
                 "id": f"clinc-{number}",
@@ -39,9 +41,9 @@ def convert(lines: list[str], routes: list[dict]) -> list[dict]:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: clinc_to_eval.py CLINC.jsonl > cases.jsonl")
-    routes = json.loads(ROUTES.read_text("utf-8"))
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit("usage: clinc_to_eval.py CLINC.jsonl [ROUTES.json] > cases.jsonl")
+    routes = json.loads(Path(sys.argv[2] if len(sys.argv) == 3 else ROUTES).read_text("utf-8"))
     lines = Path(sys.argv[1]).read_text("utf-8").splitlines()
     for row in convert(lines, routes):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -251,10 +251,10 @@ async def test_factory_builds_cascade_from_config(fake: FakeArchServer) -> None:
 
 async def test_factory_builds_embedded_by_default() -> None:
     embedded = pytest.importorskip("llmroute.routing.embedded")
-    router = build_router(RouterConfig(threshold=0.4))
+    router = build_router(RouterConfig(threshold=0.4, threshold_descriptions=0.5))
     try:
         assert isinstance(router, embedded.EmbeddedRouter)
-        assert router.tuning.threshold == 0.4  # the configured threshold reaches the router
+        assert (router.settings.threshold, router.settings.threshold_descriptions) == (0.4, 0.5)
     finally:
         await router.aclose()
 

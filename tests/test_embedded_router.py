@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from llmroute.routing.embedded import EmbeddedRouter, context_turns, description_clauses, head_sentence
+from llmroute.routing.embedded import EmbeddedRouter
 from llmroute.routing.embedding import EncoderLoadError, SentenceEncoder, default_model, head_and_tail
 from llmroute.routing.int8_graph import rewrite
+from llmroute.routing.turns import description_clauses, head_sentence, user_turns
 from llmroute.routing.types import Route
 from llmroute.wire.conversation import Message
 
@@ -19,6 +21,23 @@ SEED_ROUTES = (
     Route("code_generation", "generating new code, writing functions"),
     Route("complex_reasoning", "complex reasoning tasks, multi-step analysis"),
 )
+SHOP_EXAMPLES = {
+    "order_status": (
+        "where is my package",
+        "my order 4410 still says processing",
+        "when will my parcel arrive",
+    ),
+    "returns": (
+        "how do I send back these shoes",
+        "I want a refund for the broken lamp",
+        "can I exchange for a size up",
+    ),
+    "product_questions": (
+        "is this jacket machine washable",
+        "what are the dimensions of the desk",
+        "does the charger work with iPhone 15",
+    ),
+}
 SHOP_ROUTES = (
     Route("order_status", "tracking orders, shipping delays and delivery dates"),
     Route("returns", "returning items, refunds and exchanges"),
@@ -152,7 +171,9 @@ def test_score_margin_and_details(router: EmbeddedRouter) -> None:
     assert isinstance(scores, dict) and set(scores) == {"code_generation", "complex_reasoning"}
     assert result.score == pytest.approx(max(scores.values()), abs=1e-3)
     assert result.margin == pytest.approx(scores["code_generation"] - scores["complex_reasoning"], abs=1e-3)
-    assert 0.0 <= result.details["confidence"] <= 1.0  # type: ignore[operator]
+    assert result.details["threshold"] == router.settings.threshold_descriptions  # routes without examples
+    evidence = result.details["evidence"]["code_generation"]  # type: ignore[index]
+    assert evidence["kind"] in {"description", "clause", "name", "library"}
 
 
 def test_system_prompt_never_steers_the_decision(router: EmbeddedRouter) -> None:
@@ -200,7 +221,7 @@ def test_thanks_with_a_new_ask_keeps_routing_but_a_closing_report_does_not(route
     )
     closed = router.classify_sync([*thread, user("perfect, sent it. thanks")], routes)
     assert closed.route is None
-    assert closed.details["reason"] == "acknowledgement"
+    assert str(closed.details["reason"]).startswith("acknowledgement")
 
 
 def test_closing_words_at_both_ends_close_the_thread(router: EmbeddedRouter) -> None:
@@ -210,10 +231,10 @@ def test_closing_words_at_both_ends_close_the_thread(router: EmbeddedRouter) -> 
     ]
     closed = router.classify_sync([*thread, user("great, it just arrived. thanks!")], SHOP_ROUTES)
     assert closed.route is None
-    assert closed.details["reason"] == "acknowledgement"
+    assert str(closed.details["reason"]).startswith("acknowledgement")
     # A question is never a closing, whatever thanks come with it.
     asked = router.classify_sync([*thread, user("great, thanks. can I still return it?")], SHOP_ROUTES)
-    assert asked.details.get("reason") != "acknowledgement"
+    assert not str(asked.details.get("reason", "")).startswith("acknowledgement")
 
 
 def test_long_aside_does_not_inherit_the_thread(router: EmbeddedRouter) -> None:
@@ -232,7 +253,7 @@ def test_huge_pasted_turn_is_trimmed_before_encoding(router: EmbeddedRouter) -> 
     blob = "x" * 2_000_000
     result = router.classify_sync([user(f"where is my order? tracking data: {blob}")], SHOP_ROUTES)
     assert result.backend == "embedded"
-    assert len(context_turns([user(blob)])[0][1]) < 5000  # type: ignore[index]
+    assert len(user_turns([user(blob)])[0]) < 5000
 
 
 def test_topic_shift_follows_the_latest_turn(router: EmbeddedRouter) -> None:
@@ -241,7 +262,12 @@ def test_topic_shift_follows_the_latest_turn(router: EmbeddedRouter) -> None:
         Message("assistant", "Yes, it shipped this morning and should arrive on Thursday."),
         user("ok. another thing: is the tent I ordered waterproof, and what are its packed dimensions?"),
     ]
-    assert router.classify_sync(conversation, SHOP_ROUTES).route == "product_questions"
+    # With examples (the recommended setup), the new topic's own evidence decides. With descriptions
+    # only, a weakly matched new topic can lose to a strongly matched previous turn: the previous
+    # turn's scores count with context_weight (docs/routing.md, "Limits").
+    routes = tuple(replace(r, examples=SHOP_EXAMPLES[r.name]) for r in SHOP_ROUTES)
+    assert router.classify_sync(conversation, routes).route == "product_questions"
+    assert router.classify_sync(conversation[-1:], routes).route == "product_questions"
 
 
 def test_route_examples_sharpen_the_match(router: EmbeddedRouter) -> None:
@@ -279,8 +305,8 @@ def test_route_texts_are_cached_and_the_cache_is_bounded(encoder: SentenceEncode
 
 def test_threshold_override_changes_the_none_decision(encoder: SentenceEncoder) -> None:
     prompt = [user("Explain the trade-offs between microservices and monolithic architectures")]
-    strict = EmbeddedRouter(encoder=encoder, threshold=0.9999)
-    lenient = EmbeddedRouter(encoder=encoder, threshold=0.0)
+    strict = EmbeddedRouter(encoder=encoder, threshold=99.0, threshold_descriptions=99.0)
+    lenient = EmbeddedRouter(encoder=encoder, threshold=-99.0, threshold_descriptions=-99.0)
     assert strict.classify_sync(prompt, SEED_ROUTES).route is None
     assert lenient.classify_sync([user("What is the capital of France?")], SEED_ROUTES).route is not None
 
@@ -298,14 +324,15 @@ async def test_aclose_stops_the_worker_pool(encoder: SentenceEncoder) -> None:
         router._pool.submit(print)
 
 
-def test_description_clauses_and_context_turns() -> None:
+def test_description_clauses_and_user_turns() -> None:
     assert description_clauses("booking, rescheduling or cancelling appointments with doctors") == [
         "cancelling appointments with doctors"
     ]
     clauses = description_clauses("general health questions: symptoms, chronic conditions, self-care")
     assert "chronic conditions" in clauses and "general health questions" in clauses
-    turns = context_turns(
+    turns = user_turns(
         [
+            user("zeroth"),
             Message("system", "ignored"),
             user("first"),
             Message("assistant", "reply"),
@@ -313,7 +340,7 @@ def test_description_clauses_and_context_turns() -> None:
             user("second"),
         ]
     )
-    assert turns == [("user", "second"), ("assistant", "reply"), ("user", "first")]
+    assert turns == ["second", "first"]  # newest first; system, tool and assistant turns never steer
 
 
 def test_head_sentence_of_long_turns_only() -> None:
@@ -323,8 +350,6 @@ def test_head_sentence_of_long_turns_only() -> None:
     assert head_sentence(pasted, 40) == "Summarize this abstract in two bullet points:"
     assert head_sentence("short question about my order?", 40) is None
     assert head_sentence("word " * 60, 40) is None  # no sentence boundary: no head view
-    # A shorter turn whose first sentence introduces a pasted text with a colon is read by it too.
     quoted = 'here is the next paragraph: "The rain had not stopped for three days, and the roads were gone."'
-    assert head_sentence(quoted, 40, 12) == "here is the next paragraph:"
-    assert head_sentence(quoted, 40) is None
-    assert head_sentence("can you check this for me. " + "it rained all day and night " * 2, 40, 12) is None
+    assert head_sentence(quoted, 40) is None  # short enough to be read whole
+    assert head_sentence("can you check this for me. " + "it rained all day and night " * 2, 40) is None

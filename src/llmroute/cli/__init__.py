@@ -8,6 +8,7 @@ from llmroute import __version__
 from llmroute.cli.eval import eval_command
 from llmroute.cli.init import init
 from llmroute.cli.route import route_command
+from llmroute.cli.routes import routes_group
 from llmroute.cli.up import up
 from llmroute.cli.validate import validate
 
@@ -27,5 +28,6 @@ main.add_command(validate)
 main.add_command(init)
 main.add_command(route_command)
 main.add_command(eval_command)
+main.add_command(routes_group)
 
 # Other commands: import them at the top with the others and add one `main.add_command(...)` line here.

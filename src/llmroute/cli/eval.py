@@ -8,7 +8,7 @@ import sys
 import click
 import orjson
 
-from llmroute.config import ConfigError, load_config
+from llmroute.cli.validate import allow_missing_env_option, load_for_command
 from llmroute.routing.eval import EvalInputError, EvalReport, evaluate, load_cases, load_suites
 from llmroute.routing.types import Router
 
@@ -23,18 +23,17 @@ from llmroute.routing.types import Router
     help="JSON object: suite id -> list of routes, for cases that name a `suite`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with every case's result).")
-def eval_command(config_path: str, cases_path: str, suites_path: str | None, as_json: bool) -> None:
+@allow_missing_env_option
+def eval_command(
+    config_path: str, cases_path: str, suites_path: str | None, as_json: bool, allow_missing_env: bool
+) -> None:
     """Run labelled conversations through the configured router and report its accuracy.
 
     Each line of CASES.jsonl: {"id", "messages": [...], "expected": "<route>"|null, "scenario",
     "routes": [{"name", "description"}] | "suite": "<id>"}. Cases without routes or a suite use
     the config's routing_preferences.
     """
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    config = load_for_command(config_path, allow_missing_env)
     try:
         suites = load_suites(suites_path) if suites_path else None
         cases = load_cases(cases_path, suites, default_routes=config.routes)

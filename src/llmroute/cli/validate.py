@@ -41,6 +41,23 @@ def load_or_exit(config_path: str, env: Mapping[str, str] | None = None) -> Load
         raise SystemExit(1) from None
 
 
+allow_missing_env_option = click.option(
+    "--allow-missing-env",
+    is_flag=True,
+    help="Accept unset $VARIABLES (warn instead of fail), e.g. to check a config in CI without its secrets.",
+)
+
+
+def load_for_command(config_path: str, allow_missing_env: bool) -> LoadedConfig:
+    """load_or_exit, where with --allow-missing-env an unset variable is a warning on stderr."""
+    env = _EnvWithPlaceholders() if allow_missing_env else None
+    loaded = load_or_exit(config_path, env)
+    if env is not None:
+        for name in env.missing:
+            click.echo(f"warning: environment variable {name} is not set (needed to serve)", err=True)
+    return loaded
+
+
 def summary(loaded: LoadedConfig) -> str:
     providers = {model.partition("/")[0] for model in loaded.models} | set(loaded.wildcards)
     models = len(loaded.models) + len(loaded.wildcards)
@@ -60,18 +77,10 @@ def _count(n: int, word: str, plural: str | None = None) -> str:
 
 @click.command()
 @click.argument("config_path", metavar="CONFIG")
-@click.option(
-    "--allow-missing-env",
-    is_flag=True,
-    help="Accept unset $VARIABLES (warn instead of fail), e.g. to check a config in CI without its secrets.",
-)
+@allow_missing_env_option
 def validate(config_path: str, allow_missing_env: bool) -> None:
     """Check CONFIG (YAML) without serving: every error is one line naming its key path."""
-    env = _EnvWithPlaceholders() if allow_missing_env else None
-    loaded = load_or_exit(config_path, env)
-    if env is not None:
-        for name in env.missing:
-            click.echo(f"warning: environment variable {name} is not set (needed to serve)", err=True)
+    loaded = load_for_command(config_path, allow_missing_env)
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"ok: {config_path}: {summary(loaded)}")

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from llmroute.config import legacy, validate
+from llmroute.config import legacy, route_examples, validate
 from llmroute.config.env import substitute_env
 from llmroute.config.errors import ConfigError, describe_type, pydantic_errors
 from llmroute.config.models import Config
@@ -60,6 +60,9 @@ def load_config_text(
     tables = validate.build_model_tables(config, errors)
     aliases = validate.resolve_aliases(config, tables, errors, warnings)
     routes = validate.build_routes(config.routing_preferences, tables, errors)
+    route_examples.check_generator(config, tables.model_refs, errors)
+    source_path = None if source == "<config>" else source
+    routes = route_examples.include_examples(config, routes, source_path, errors, warnings)
     validate.check_metric_sources(config, errors)
     if errors:
         raise ConfigError(written(errors))
@@ -72,7 +75,7 @@ def load_config_text(
         aliases=aliases,
         default_model=validate.default_model(config),
         warnings=tuple(warnings),
-        source_path=None if source == "<config>" else source,
+        source_path=source_path,
     )
 
 

@@ -195,12 +195,38 @@ class SessionStore(Strict):
         return self
 
 
+class RouteExamples(Strict):
+    """`routing.router.examples`: example requests for routes that have none (docs/routing.md).
+
+    A configured model writes them once per route set (`generator`), or a reviewed file written by
+    `llmroute routes expand` supplies them (`include`). Hand-written `examples` on a route always win.
+    """
+
+    # the declared model that writes examples (its full name, `name` or bare id); unset: include only
+    generator: str | None = None
+    per_route: int = Field(default=12, ge=3, le=50)
+    # one JSON file per route set, kept across restarts; unset: memory (and Redis, when configured)
+    cache_dir: str | None = None
+    # a YAML file written by `llmroute routes expand`, relative to the config file
+    include: str | None = None
+    # one generator call (one route) may take this long
+    timeout_ms: int = Field(default=60_000, gt=0)
+    # generator calls in flight at once, over all route sets
+    max_concurrency: int = Field(default=2, gt=0)
+    # route sets whose examples are kept in memory (inline sets beyond it are evicted, oldest first)
+    max_route_sets: int = Field(default=256, gt=0)
+    # wait before retrying a failed route set; doubles with each failure, up to an hour
+    retry_seconds: float = Field(default=30.0, gt=0)
+
+
 class RouterConfig(Strict):
     type: Literal["embedded", "arch_router", "cascade"] = "embedded"
     # embedded
     model_path: str | None = None
     tokenizer_path: str | None = None
+    # the z-score the best route needs (routes with examples / descriptions only); unset: the defaults
     threshold: float | None = None
+    threshold_descriptions: float | None = None
     # arch_router (also used by cascade)
     base_url: str | None = None
     model: str = "Arch-Router"
@@ -210,6 +236,8 @@ class RouterConfig(Strict):
     max_concurrency: int = Field(default=16, gt=0)
     # cascade: ask arch_router when the embedded router's margin is below this
     cascade_margin: float = Field(default=0.05, ge=0)
+    # example requests written for routes that have none (embedded and cascade routers)
+    examples: RouteExamples | None = None
 
     @model_validator(mode="after")
     def _remote_needs_endpoint(self) -> RouterConfig:

@@ -44,6 +44,16 @@ CASCADE_DECISIONS = Counter(
 )
 
 SESSION_PINS = Counter("llmroute_session_pins_total", "Session pin look-ups", ["result"])  # hit|miss
+# Generated route examples (docs/routing.md): one count per route set and outcome:
+# generated | loaded (from disk or Redis) | failed (generator down, hung or answered garbage; retried later)
+ROUTE_EXAMPLE_SETS = Counter(
+    "llmroute_route_example_sets_total", "Route sets given generated examples, by outcome", ["result"]
+)
+ROUTE_EXAMPLE_STORE_ERRORS = Counter(
+    "llmroute_route_example_store_errors_total",
+    "Failed reads and writes of the generated-examples cache",
+    ["store", "operation"],  # store: disk|redis, operation: read|write|get|set
+)
 SESSION_STORE_ERRORS = Counter(
     "llmroute_session_store_errors_total",
     "Session store calls that failed or timed out",

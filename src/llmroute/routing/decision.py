@@ -22,6 +22,7 @@ from llmroute.observability import metrics
 from llmroute.observability.hot_metrics import HotCounter
 from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
+from llmroute.routing.examples.service import ExampleService
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
 from llmroute.wire.conversation import Message
@@ -56,6 +57,8 @@ class Decision:
     router_backend: str | None = None
     router_seconds: float = 0.0
     router_error: str | None = None
+    # What the router reported beyond the route (scores, evidence, threshold): `llmroute route --explain`
+    router_details: dict[str, Any] | None = None
     # Why `models` is empty: the request named a model we do not serve.
     model_error: str | None = None
 
@@ -78,11 +81,13 @@ class DecisionService:
         router: Router,
         sessions: SessionStore | None = None,
         metrics_store: Any = None,
+        examples: ExampleService | None = None,
     ) -> None:
         self.config = config
         self.router = router
         self.sessions = sessions
         self.metrics_store = metrics_store
+        self.examples = examples  # generated route examples (routing.router.examples)
 
     # --- inline preferences ----------------------------------------------------------------------
 
@@ -198,10 +203,13 @@ class DecisionService:
         if requested is not None and requested in self.config.aliases:
             return Decision([self.config.aliases[requested]], None, "alias", fallback)
 
-        backend, seconds, error = None, 0.0, None
+        backend, seconds, error, details = None, 0.0, None, None
         if routes:
+            if self.examples is not None:
+                routes = self.examples.apply(tuple(routes))
             classification, seconds, error = await self._classify(conversation, routes)
             backend = classification.backend if classification else self.router.name
+            details = classification.details if classification else None
             route = _find(routes, classification.route) if classification else None
             if route is not None:
                 return Decision(
@@ -211,6 +219,7 @@ class DecisionService:
                     fallback,
                     router_backend=backend,
                     router_seconds=seconds,
+                    router_details=details,
                 )
 
         source = "model" if requested else "default"
@@ -223,6 +232,7 @@ class DecisionService:
             router_backend=backend,
             router_seconds=seconds,
             router_error=error,
+            router_details=details,
             model_error=model_error,
         )
 

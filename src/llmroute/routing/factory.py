@@ -24,7 +24,10 @@ def _embedded(cfg: RouterConfig) -> Router:
     from llmroute.routing.embedded import EmbeddedRouter
 
     return EmbeddedRouter(
-        model_path=cfg.model_path, tokenizer_path=cfg.tokenizer_path, threshold=cfg.threshold
+        model_path=cfg.model_path,
+        tokenizer_path=cfg.tokenizer_path,
+        threshold=cfg.threshold,
+        threshold_descriptions=cfg.threshold_descriptions,
     )
 
 

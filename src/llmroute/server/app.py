@@ -98,11 +98,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    checks = gateway_of(request.scope).readiness()
+    gateway = gateway_of(request.scope)
+    checks = gateway.readiness()
     ready = all(checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if gateway.route_examples is not None:
+        # Informational: until generated examples arrive the router uses descriptions only.
+        body["route_examples"] = gateway.route_examples.status()
+    return json_response(body, 200 if ready else 503)
 
 
 async def list_models(request: Request) -> Response:

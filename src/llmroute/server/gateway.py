@@ -15,9 +15,10 @@ from llmroute.observability.tracing import Tracing, build_tracing
 from llmroute.proxy.forward import Proxy
 from llmroute.ranking.store import MetricsStore
 from llmroute.routing.decision import DecisionService
+from llmroute.routing.examples.service import ExampleService, build_example_service
 from llmroute.routing.factory import build_router
 from llmroute.routing.sessions import SessionStore, build_session_store
-from llmroute.routing.types import Router
+from llmroute.routing.types import Route, Router
 
 log = logging.getLogger("llmroute.gateway")
 
@@ -33,13 +34,19 @@ class Gateway:
         self.sessions: SessionStore = build_session_store(routing)
         sources = config.raw.model_metrics_sources
         self.metrics: MetricsStore | None = MetricsStore(sources) if sources else None
-        self.decisions = DecisionService(config, self.router, self.sessions, self.metrics)
         limits = config.raw.limits
         self.max_body_bytes = limits.max_body_bytes if limits is not None else MAX_BODY_BYTES
         # Gateway keys, rate limits, guardrails (governance/): None when none is configured.
         self.governance: Governance | None = build_governance(config)
         # Upstream HTTP pool, provider targets and 429 cooldowns for /v1/* (the pool opens in start()).
         self.proxy = Proxy(config, self.governance.cooldowns if self.governance is not None else None)
+        # Generated route examples (routing.router.examples): None when not configured.
+        self.route_examples: ExampleService | None = build_example_service(
+            config, self.proxy.targets, self.proxy.client, self._warm_router
+        )
+        self.decisions = DecisionService(
+            config, self.router, self.sessions, self.metrics, self.route_examples
+        )
         self.router_ready = False
         # OpenTelemetry: None when tracing is off (no `tracing:` section, no OTEL_* endpoint).
         self.tracing: Tracing | None = build_tracing(config.raw.tracing)
@@ -53,6 +60,8 @@ class Gateway:
             await asyncio.to_thread(warm, self.config.routes)
         self.router_ready = True
         await self.proxy.start()
+        if self.route_examples is not None:
+            self.route_examples.start()
         if self.governance is not None:
             await self.governance.start()
         if self.metrics is not None:
@@ -61,6 +70,8 @@ class Gateway:
         freeze_startup_objects()
 
     async def stop(self) -> None:
+        if self.route_examples is not None:
+            await self.route_examples.stop()
         await self.proxy.stop()
         if self.governance is not None:
             await self.governance.stop()
@@ -70,6 +81,12 @@ class Gateway:
         await self.router.aclose()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)  # flushes the last spans
+
+    async def _warm_router(self, routes: tuple[Route, ...]) -> None:
+        """Embed newly arrived route examples off the event loop, before a request needs them."""
+        warm = getattr(self.router, "warm", None)
+        if warm is not None:
+            await asyncio.to_thread(warm, routes)
 
     def readiness(self) -> dict[str, bool]:
         return {
