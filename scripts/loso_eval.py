@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from llmroute.routing.embedded import EmbeddedRouter, Settings  # noqa: E402
-from llmroute.routing.eval import load_cases, load_suites, run_cases  # noqa: E402
+from llmroute.routing.embedded import EmbeddedRouter, Settings
+from llmroute.routing.eval import load_cases, load_suites, run_cases
 
 GRID = {
     "threshold": [1.5, 1.75, 2.0, 2.25, 2.5],
@@ -39,7 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     suites = load_suites(args.suites)
     cases = load_cases(args.cases, suites)
-    suite_of = {json.loads(line)["id"]: json.loads(line)["suite"] for line in open(args.cases) if line.strip()}
+    lines = Path(args.cases).read_text("utf-8").splitlines()
+    suite_of = {row["id"]: row["suite"] for row in map(json.loads, filter(str.strip, lines))}
     router = EmbeddedRouter()
     with_examples = any(r.examples for case in cases for r in case.routes)
     grid = dict(GRID)
@@ -75,9 +76,7 @@ def main() -> None:
     fitted = max(table, key=lambda entry: score(entry, all_suites))
     total_cases = sum(fitted[1][s][1] for s in all_suites)
     defaults = Settings()
-    shipped = next(
-        (e for e in table if all(getattr(defaults, k) == v for k, v in e[0].items())), None
-    )
+    shipped = next((e for e in table if all(getattr(defaults, k) == v for k, v in e[0].items())), None)
     print(f"leave-one-suite-out (held out): {held_correct / held_total:.1%} ({held_correct}/{held_total})")
     print(f"fitted on all suites:           {score(fitted, all_suites) / total_cases:.1%}  {fitted[0]}")
     if shipped is not None:
