@@ -157,9 +157,17 @@ class ExampleService:
             wait = min(self.cfg.retry_seconds * 2 ** (failures - 1), MAX_RETRY_SECONDS)
             self._retry_at[key] = time.monotonic() + wait
             metrics.ROUTE_EXAMPLE_SETS.labels(result="failed").inc()
-            log.warning("route examples not generated (%s); descriptions only, retry in %.0fs", exc, wait)
+            log.warning("route examples not generated (%s); descriptions only, retry in %.1fs", exc, wait)
+            if routes == self.config_routes:
+                # The config's routes are retried on their own; an inline set when it is next used.
+                asyncio.get_running_loop().call_later(wait, self._retry, key, routes)
         finally:
             self._pending.discard(key)
+
+    def _retry(self, key: str, routes: Routes) -> None:
+        # The timer may fire a hair before `_retry_at` (loop clocks round): the wait is over.
+        self._retry_at.pop(key, None)
+        self.apply(routes)
 
     def _forget_expired_failures(self) -> None:
         now = time.monotonic()
