@@ -197,16 +197,16 @@ def test_generated_examples_survive_a_restart_in_cache_dir(tmp_path: Path) -> No
 
 def test_inline_route_sets_get_examples_on_their_second_use() -> None:
     inline = [
-        {"name": "kitchen", "description": "questions for the kitchen crew", "models": ["echo/a"]},
-        {"name": "garage", "description": "questions for the garage crew", "models": ["echo/b"]},
+        {"name": "crew_one", "description": "questions for crew one", "models": ["echo/a"]},
+        {"name": "crew_two", "description": "questions for crew two", "models": ["echo/b"]},
     ]
-    scripted = {**EXAMPLES, "kitchen": COOKING, "garage": CARS}
+    scripted = {**EXAMPLES, "crew_one": COOKING, "crew_two": CARS}
     with FakeGenerator(scripted) as generator, RunningGateway(config(generator.url)) as gw:
         assert wait_for(lambda: examples_status(gw) == "ready")  # the config routes first
         first = decide(gw, PASTA, routing_preferences=inline)
         assert first["route"] is None  # served at once with descriptions only
-        assert wait_for(lambda: {"kitchen", "garage"} <= set(generator.routes_asked()))
-        assert wait_for(lambda: decide(gw, PASTA, routing_preferences=inline)["route"] == "kitchen")
+        assert wait_for(lambda: {"crew_one", "crew_two"} <= set(generator.routes_asked()))
+        assert wait_for(lambda: decide(gw, PASTA, routing_preferences=inline)["route"] == "crew_one")
 
 
 def test_routes_expand_writes_yaml_that_the_config_includes(tmp_path: Path) -> None:
