@@ -43,6 +43,7 @@ from llmroute.wire import (
     translator_for,
 )
 from llmroute.wire.dispatch import UpstreamFormat
+from llmroute.wire.drops import dropped
 from llmroute.wire.usage import usage_from_response
 
 log = logging.getLogger("llmroute.proxy")
@@ -105,6 +106,9 @@ class Proxy:
             raise ClientRequestError(exc.message, exc.status) from None
         if out is body:
             out = dict(body)  # the client's body stays as sent: later candidates may need it
+        else:
+            for field in dropped(fmt, upstream, body):
+                metrics.TRANSLATION_DROPS.labels(client=fmt, upstream=upstream, field=field).inc()
         out["model"] = target.model_id
         return out
 

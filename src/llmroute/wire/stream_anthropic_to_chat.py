@@ -163,6 +163,8 @@ class AnthropicToChatStream:
         if isinstance(message, dict):
             if isinstance(message.get("id"), str):
                 self._id = f"chatcmpl-{message['id']}"
+            if isinstance(message.get("model"), str) and message["model"]:
+                self.model = message["model"]  # the upstream's name, as in a non-streamed answer
             if isinstance(message.get("usage"), dict):
                 self._record_usage(message["usage"])
         return [self._chunk({"role": "assistant", "content": ""})]
