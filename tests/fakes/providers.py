@@ -6,7 +6,9 @@
 request is recorded (`requests`: path, query, headers, JSON body) so tests can assert on exactly
 what the provider received.
 
-By default each request gets a normal answer (`Answer()`); `script(...)` queues behaviours for
+By default each request gets a normal answer (`Answer()`), or what `responder(kind, body)` returns
+when one is given (an agent's fake model: it answers from what the request carries, e.g. a tool
+call, then the tool's result); `script(...)` queues behaviours for
 the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
 with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
 `DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
@@ -19,6 +21,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,7 +317,8 @@ def default_error(kind: str, status: int) -> dict[str, Any]:
 
 
 class FakeProvider:
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[str, dict[str, Any]], Behaviour] | None = None) -> None:
+        self.responder = responder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Received] = []
@@ -388,7 +392,10 @@ class FakeProvider:
             kind = "chat"
         else:
             return web.json_response({"error": {"message": f"unknown path {path}"}}, status=404)
-        behaviour = self._script.popleft() if self._script else Answer()
+        if self._script:
+            behaviour = self._script.popleft()
+        else:
+            behaviour = self.responder(kind, body) if self.responder else Answer()
         model = str(body.get("model", "unknown"))
         if isinstance(behaviour, Fail):
             payload = behaviour.body if behaviour.body is not None else default_error(kind, behaviour.status)
