@@ -28,6 +28,7 @@ from llmroute.observability.metrics_endpoint import metrics_endpoint
 from llmroute.observability.middleware import ObservabilityMiddleware
 from llmroute.observability.record import current_record
 from llmroute.observability.trace_context import new_trace_id, parse_traceparent
+from llmroute.routing.agent_sessions import agent_session
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
 from llmroute.server.gateway import Gateway
@@ -125,7 +126,8 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
             body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
+            agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if governance is not None:

@@ -34,6 +34,8 @@ _ANTHROPIC_MAPPED = frozenset(
 _ANTHROPIC_KNOWN_DROPS = frozenset(
     {"thinking", "context_management", "output_config", "top_k", "service_tier", "container", "mcp_servers"}
 )
+_ANTHROPIC_ROLES_MAPPED = frozenset({"user", "assistant", "system"})
+_ANTHROPIC_TOOLS_MAPPED = frozenset({None, "custom"})
 _ANTHROPIC_BLOCKS_MAPPED = frozenset({"text", "image", "document", "tool_use", "tool_result"})
 _ANTHROPIC_KNOWN_BLOCK_DROPS = frozenset(
     {
@@ -127,6 +129,11 @@ _RESPONSES_KNOWN_ITEM_DROPS = frozenset({"reasoning", "item_reference", "compact
 _RESPONSES_TOOLS_MAPPED = frozenset({"function", "custom"})
 
 
+def _in(value: Any, names: frozenset[Any]) -> bool:
+    # Client JSON can put anything where a name belongs (a list is not even hashable).
+    return (value is None or isinstance(value, str)) and value in names
+
+
 def _label(prefix: str, name: Any, known: frozenset[str]) -> str:
     return f"{prefix}{name}" if isinstance(name, str) and name in known else f"{prefix}other"
 
@@ -144,7 +151,7 @@ def _anthropic_to_chat(body: dict[str, Any]) -> list[str]:
     if isinstance(user_id, str) and len(user_id) > MAX_OPENAI_USER_LENGTH:
         out.append("metadata.user_id")
     for tool in as_list(body.get("tools")):
-        if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
+        if isinstance(tool, dict) and not _in(tool.get("type"), _ANTHROPIC_TOOLS_MAPPED):
             out.append("server_tool")
     cached = False
     for block in as_list(body.get("system")):
@@ -152,13 +159,13 @@ def _anthropic_to_chat(body: dict[str, Any]) -> list[str]:
     for msg in as_list(body.get("messages")):
         if not isinstance(msg, dict):
             continue
-        if msg.get("role") not in ("user", "assistant", "system"):
+        if not _in(msg.get("role"), _ANTHROPIC_ROLES_MAPPED):
             out.append("role")
         for block in as_list(msg.get("content")):
             if not isinstance(block, dict):
                 continue
             kind = block.get("type")
-            if kind not in _ANTHROPIC_BLOCKS_MAPPED:
+            if not _in(kind, _ANTHROPIC_BLOCKS_MAPPED):
                 out.append(_label("block:", kind, _ANTHROPIC_KNOWN_BLOCK_DROPS))
             cached = cached or "cache_control" in block
     if cached:
@@ -171,10 +178,10 @@ def _chat_to_anthropic(body: dict[str, Any]) -> list[str]:
     for msg in as_list(body.get("messages")):
         if not isinstance(msg, dict):
             continue
-        if msg.get("role") not in _CHAT_ROLES_MAPPED:
+        if not _in(msg.get("role"), _CHAT_ROLES_MAPPED):
             out.append("role")
         for part in as_list(msg.get("content")):
-            if isinstance(part, dict) and part.get("type") in ("input_audio",):
+            if isinstance(part, dict) and part.get("type") == "input_audio":
                 out.append("part:input_audio")
     return out
 
@@ -182,10 +189,10 @@ def _chat_to_anthropic(body: dict[str, Any]) -> list[str]:
 def _responses_to_chat(body: dict[str, Any]) -> list[str]:
     out = list(_fields(body, _RESPONSES_MAPPED, _RESPONSES_KNOWN_DROPS))
     for item in as_list(body.get("input")):
-        if isinstance(item, dict) and item.get("type") not in _RESPONSES_ITEMS_MAPPED:
+        if isinstance(item, dict) and not _in(item.get("type"), _RESPONSES_ITEMS_MAPPED):
             out.append(_label("item:", item.get("type"), _RESPONSES_KNOWN_ITEM_DROPS))
     for tool in as_list(body.get("tools")):
-        if isinstance(tool, dict) and tool.get("type") not in _RESPONSES_TOOLS_MAPPED:
+        if isinstance(tool, dict) and not _in(tool.get("type"), _RESPONSES_TOOLS_MAPPED):
             out.append("builtin_tool")
     return out
 
