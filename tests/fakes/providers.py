@@ -319,6 +319,7 @@ def default_error(kind: str, status: int) -> dict[str, Any]:
 class FakeProvider:
     def __init__(self, responder: Callable[[str, dict[str, Any]], Behaviour] | None = None) -> None:
         self.responder = responder
+        self.counts_tokens = True  # serves /v1/messages/count_tokens (False: a 404, as some servers)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Received] = []
@@ -384,6 +385,9 @@ class FakeProvider:
             Received(request.path, dict(request.query), headers, body, peer[1] if peer else 0)
         )
         path = request.path
+        if path.endswith("/messages/count_tokens") and self.counts_tokens:
+            # Anthropic's token counting; the fake's "tokenizer": one token per 4 bytes of messages.
+            return web.json_response({"input_tokens": len(orjson.dumps(body.get("messages"))) // 4})
         if path.endswith("/messages"):
             kind = "anthropic"
         elif path.endswith("/responses"):

@@ -167,11 +167,13 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 def hot_endpoints() -> dict[str, HotEndpoint]:
     """The POST endpoints on every request's path, served without Starlette's router (server/hot_routes.py)."""
+    from llmroute.proxy.count_tokens import count_tokens_endpoint
     from llmroute.proxy.endpoint import proxy_endpoint
 
     return {
         "/v1/chat/completions": proxy_endpoint("openai_chat"),
         "/v1/messages": proxy_endpoint("anthropic"),
+        "/v1/messages/count_tokens": count_tokens_endpoint(),
         "/v1/responses": proxy_endpoint("responses"),
         "/routing/v1/chat/completions": decision_endpoint("openai_chat"),
         "/routing/v1/messages": decision_endpoint("anthropic"),
