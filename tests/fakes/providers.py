@@ -230,6 +230,19 @@ def anthropic_stream(answer: Answer, model: str) -> list[bytes]:
 # --- OpenAI Responses ------------------------------------------------------------------------------
 
 
+def responses_function_call(answer: Answer) -> dict[str, Any]:
+    assert answer.tool_call is not None
+    name, args = answer.tool_call
+    return {
+        "id": "fc_fake",
+        "type": "function_call",
+        "status": "completed",
+        "call_id": "call_fake1",
+        "name": name,
+        "arguments": orjson.dumps(args).decode(),
+    }
+
+
 def responses_object(answer: Answer, model: str, status: str = "completed") -> dict[str, Any]:
     item = {
         "id": "msg_fake",
@@ -238,6 +251,8 @@ def responses_object(answer: Answer, model: str, status: str = "completed") -> d
         "role": "assistant",
         "content": [{"type": "output_text", "text": answer.text, "annotations": []}],
     }
+    if answer.tool_call:
+        item = responses_function_call(answer)
     return {
         "id": "resp_fake",
         "object": "response",
@@ -261,6 +276,21 @@ def responses_stream(answer: Answer, model: str) -> list[bytes]:
 
     created = responses_object(answer, model, "in_progress")
     created["usage"] = None
+    if answer.tool_call:
+        call = responses_function_call(answer)
+        raw = call["arguments"]
+        return [
+            ev("response.created", response=created),
+            ev(
+                "response.output_item.added",
+                output_index=0,
+                item={**call, "arguments": "", "status": "in_progress"},
+            ),
+            ev("response.function_call_arguments.delta", item_id="fc_fake", output_index=0, delta=raw),
+            ev("response.function_call_arguments.done", item_id="fc_fake", output_index=0, arguments=raw),
+            ev("response.output_item.done", output_index=0, item=call),
+            ev("response.completed", response=responses_object(answer, model)),
+        ]
     item = {"id": "msg_fake", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
     out = [
         ev("response.created", response=created),
