@@ -319,6 +319,24 @@ def responses_stream(answer: Answer, model: str) -> list[bytes]:
     return out
 
 
+# --- OpenAI embeddings -----------------------------------------------------------------------------
+
+
+def embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """One 3-number vector per input, computed from the input (length, words, first character)."""
+    inputs = body.get("input")
+    items = [inputs] if isinstance(inputs, str) else list(inputs or [])
+    data = []
+    tokens = 0
+    for i, item in enumerate(items):
+        text = item if isinstance(item, str) else " ".join(map(str, item))
+        tokens += len(text.split())
+        vector = [float(len(text)), float(len(text.split())), float(ord(text[0]) if text else 0)]
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return {"object": "list", "data": data, "model": model, "usage": usage}
+
+
 # --- the server ------------------------------------------------------------------------------------
 
 
@@ -424,6 +442,8 @@ class FakeProvider:
             kind = "responses"
         elif path.endswith("/chat/completions"):
             kind = "chat"
+        elif path.endswith("/embeddings"):
+            kind = "embeddings"
         else:
             return web.json_response({"error": {"message": f"unknown path {path}"}}, status=404)
         if self._script:
@@ -452,6 +472,8 @@ class FakeProvider:
             else:
                 event = sse({"error": {"message": behaviour.message, "type": "server_error", "code": None}})
             return web.Response(body=event, status=200, content_type="text/event-stream")
+        if kind == "embeddings":
+            return web.json_response(embeddings(body, model))
         answer = behaviour if isinstance(behaviour, Answer) else Answer()
         if not body.get("stream"):
             if kind == "anthropic":

@@ -168,6 +168,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 def hot_endpoints() -> dict[str, HotEndpoint]:
     """The POST endpoints on every request's path, served without Starlette's router (server/hot_routes.py)."""
     from llmroute.proxy.count_tokens import count_tokens_endpoint
+    from llmroute.proxy.embeddings import embeddings_endpoint
     from llmroute.proxy.endpoint import proxy_endpoint
 
     return {
@@ -175,6 +176,7 @@ def hot_endpoints() -> dict[str, HotEndpoint]:
         "/v1/messages": proxy_endpoint("anthropic"),
         "/v1/messages/count_tokens": count_tokens_endpoint(),
         "/v1/responses": proxy_endpoint("responses"),
+        "/v1/embeddings": embeddings_endpoint(),
         "/routing/v1/chat/completions": decision_endpoint("openai_chat"),
         "/routing/v1/messages": decision_endpoint("anthropic"),
         "/routing/v1/responses": decision_endpoint("responses"),
