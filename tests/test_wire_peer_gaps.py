@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from llmroute.wire import (
+    AnthropicToChatStream,
     ChatToAnthropicStream,
     ChatToResponsesStream,
     SSEEvent,
@@ -285,3 +286,46 @@ def test_unknown_names_are_counted_as_other() -> None:
     body = {"messages": [{"role": "user", "content": "x"}], "brand_new_field": 1, "seed": 3}
     assert sorted(dropped("openai_chat", "anthropic", body)) == ["other", "seed"]
     assert translate_request("openai_chat", "openai_chat", body) is body  # same format: nothing dropped
+
+
+def test_anthropic_thinking_reaches_chat_clients_as_reasoning_content() -> None:
+    answer = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": [
+            {"type": "thinking", "thinking": "The user wants a greeting.", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "text", "text": "Hello!"},
+        ],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 5},
+    }
+    message = translate_response("openai_chat", "anthropic", answer, "claude-sonnet-4-6")["choices"][0][
+        "message"
+    ]
+    assert message["content"] == "Hello!"
+    assert message["reasoning_content"] == "The user wants a greeting."
+
+
+def test_streamed_thinking_reaches_chat_clients_as_reasoning_content() -> None:
+    translator = AnthropicToChatStream("claude-sonnet-4-6")
+
+    def event(kind: str, **fields: Any) -> SSEEvent:
+        return SSEEvent(event=kind, data=orjson.dumps({"type": kind, **fields}).decode())
+
+    raw: list[bytes] = []
+    raw += translator.feed(
+        event("message_start", message={"id": "m", "model": "claude-sonnet-4-6", "usage": {}})
+    )
+    raw += translator.feed(
+        event("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""})
+    )
+    delta = {"type": "thinking_delta", "thinking": "Let me think."}
+    raw += translator.feed(event("content_block_delta", index=0, delta=delta))
+    raw += translator.feed(
+        event("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "s"})
+    )
+    deltas = [c["choices"][0]["delta"] for c in events(raw) if c.get("choices")]
+    assert {"reasoning_content": "Let me think."} in deltas

@@ -23,6 +23,7 @@ Mapping (request):
 | `system`-role message inside `messages` (Claude Code) | `system` message in place                     |
 | `cache_control` on parts, messages, tools (Chat → Anthropic) | `cache_control` on the matching block/tool |
 | `response_format: json_schema` (Chat → Anthropic)  | `output_config.format` (structured outputs)           |
+| `thinking` blocks in an answer (Anthropic → Chat)   | `reasoning_content` (DeepSeek/vLLM's field), streamed too |
 
 Anthropic requires `max_tokens`; when an OpenAI client sends neither `max_tokens` nor
 `max_completion_tokens`, `DEFAULT_ANTHROPIC_MAX_TOKENS` is used. OpenAI temperatures above 1 are
@@ -608,13 +609,25 @@ def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, An
 
 
 def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, Any]:
-    """An Anthropic `message` → an OpenAI `chat.completion`. Thinking blocks are dropped."""
-    texts, calls = _texts_and_tool_calls(as_list(resp.get("content")))
+    """An Anthropic `message` → an OpenAI `chat.completion`.
+
+    Thinking blocks become `reasoning_content`, where OpenAI-compatible servers (DeepSeek, vLLM) put a
+    model's reasoning; redacted thinking has no readable text and is dropped.
+    """
+    blocks = as_list(resp.get("content"))
+    texts, calls = _texts_and_tool_calls(blocks)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
         "refusal": None,
     }
+    thinking = [
+        b["thinking"]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "thinking" and isinstance(b.get("thinking"), str)
+    ]
+    if thinking:
+        message["reasoning_content"] = "\n".join(thinking)
     if calls:
         message["tool_calls"] = calls
     rid = resp.get("id")
