@@ -180,7 +180,9 @@ class DecisionService:
         fallback, model_error = self._fallback(requested)
 
         pin_key, look_up = session_id, True
-        if session_id is None and agent is not None:
+        if session_id is None and agent is not None and routes:
+            # Only a router's choice can change between turns: without routes an agent's requests
+            # need no pin (and no session store round trip).
             session_id, pin_key, look_up = agent.id, agent.key, not agent.reroute
         if pin_key is not None and self.sessions is not None and look_up:
             pin = await self.sessions.get(pin_key)
