@@ -113,7 +113,17 @@ _RESPONSES_MAPPED = frozenset(
     }
 )
 _RESPONSES_KNOWN_DROPS = frozenset(
-    {"include", "store", "truncation", "metadata", "background", "top_logprobs", "stream_options", "prompt"}
+    {
+        "include",
+        "store",
+        "truncation",
+        "metadata",
+        "background",
+        "top_logprobs",
+        "stream_options",
+        "prompt",
+        "client_metadata",  # Codex CLI's session and turn ids
+    }
 )
 _RESPONSES_ITEMS_MAPPED = frozenset(
     {
