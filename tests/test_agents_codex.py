@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -105,3 +106,10 @@ def test_codex_runs_a_tool_through_a_chat_completions_provider(setup: Setup, tmp
     assert calls and calls[0]["function"]["name"] == "exec_command"
     tool = [m for m in last if m["role"] == "tool"]
     assert tool and "fig-9021" in tool[-1]["content"]
+    # What Chat Completions has no room for was dropped deliberately, and counted.
+    metrics = httpx.get(setup.gateway.url + "/metrics").text
+    for field in ("client_metadata", "builtin_tool", "include"):
+        line = (
+            f'llmroute_translation_dropped_total{{client="responses",field="{field}",upstream="openai_chat"}}'
+        )
+        assert line in metrics, field
