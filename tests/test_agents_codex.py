@@ -1,8 +1,8 @@
 """The OpenAI Codex CLI, the real unmodified npm client, through the gateway (issue 16, SPEC §11).
 
 `codex exec` speaks the Responses API to the gateway, configured as its model provider. Behind the
-gateway: a fake OpenAI provider that serves /v1/responses (pass-through) and, for another model, an
-OpenAI-compatible server with Chat Completions only (the gateway translates). The fake model asks
+gateway: a fake OpenAI provider that serves /v1/responses (pass-through) and, for other models, an
+OpenAI-compatible server with Chat Completions only and an Anthropic provider (the gateway translates). The fake model asks
 Codex to run `cat` on the file named in the task (Codex's `exec_command` tool), then answers with
 the command's output (tests/fakes/agent_model.py).
 """
@@ -48,6 +48,9 @@ model_providers:
   - model: local/qwen3-coder
     provider_interface: openai
     base_url: {fake.url}/v1
+  - model: anthropic/claude-sonnet-4-6
+    access_key: sk-ant-platform-key
+    base_url: {fake.url}
 """
         with RunningGateway(config) as gateway:
             yield Setup(gateway, fake, tmp_path_factory.mktemp("codex-home"))
@@ -113,3 +116,23 @@ def test_codex_runs_a_tool_through_a_chat_completions_provider(setup: Setup, tmp
             f'llmroute_translation_dropped_total{{client="responses",field="{field}",upstream="openai_chat"}}'
         )
         assert line in metrics, field
+
+
+def test_codex_runs_a_tool_through_an_anthropic_provider(setup: Setup, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the secret word is plum-6612\n")
+    before = len(setup.fake.requests)
+    out = codex(setup, f"Read the file {notes} and tell me what it says.", "claude-sonnet-4-6", tmp_path)
+    assert "plum-6612" in out
+    sent = setup.fake.requests[before:]
+    assert [r.path for r in sent] == ["/v1/messages", "/v1/messages"]
+    assert sent[0].headers["x-api-key"] == "sk-ant-platform-key"
+    last = sent[-1].body["messages"]
+    uses = [
+        b for m in last if isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_use"
+    ]
+    assert uses and uses[0]["name"] == "exec_command"
+    results = [
+        b for m in last if isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_result"
+    ]
+    assert results and "plum-6612" in orjson.dumps(results).decode()
