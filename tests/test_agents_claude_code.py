@@ -20,7 +20,7 @@ import pytest
 from agent_clients import agent_bin, agent_env
 from conftest import RunningGateway
 from fakes.agent_model import PLAIN_ANSWER, file_reader
-from fakes.providers import FakeProvider, Received
+from fakes.providers import Answer, FakeProvider, Received
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -142,3 +142,39 @@ def test_reads_a_file_through_openai(setup: Setup, tmp_path: Path) -> None:
     assert any(c["function"]["name"] == "Read" for c in calls)
     tool_messages = [m for m in last if m["role"] == "tool"]
     assert tool_messages and "mango-5180" in tool_messages[-1]["content"]
+
+
+def test_a_claude_code_task_stays_on_its_routed_model(tmp_path: Path) -> None:
+    """Agent sessions end to end: Claude Code's own session id pins the route its task got, so the
+    tool-result turn goes back to the same model without asking the router again."""
+    agent_bin("claude")
+    read = file_reader("Read", lambda path: {"file_path": path})
+    with FakeProvider() as router, FakeProvider(read) as anthropic, FakeProvider(read) as openai:
+        # The router would send every later turn elsewhere: only an unpinned turn would ask it.
+        router.script(Answer(text='{"route": "coding"}'), *[Answer(text='{"route": "chat"}')] * 5)
+        config = f"""
+version: v0.4.0
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 60s}}]
+model_providers:
+  - model: anthropic/claude-sonnet-4-6
+    access_key: sk-ant-platform-key
+    base_url: {anthropic.url}
+  - model: openai/gpt-4o
+    access_key: sk-openai-platform-key
+    base_url: {openai.url}
+    default: true
+routing_preferences:
+  - {{name: coding, description: reading and writing code and files, models: [anthropic/claude-sonnet-4-6]}}
+  - {{name: chat, description: small talk, models: [openai/gpt-4o]}}
+routing:
+  router: {{type: arch_router, base_url: "{router.url}", model: Arch-Router}}
+"""
+        with RunningGateway(config) as gateway:
+            notes = tmp_path / "notes.txt"
+            notes.write_text("the secret word is cherry-4410\n")
+            setup = Setup(gateway, anthropic, openai, tmp_path / "home")
+            out = claude(setup, f"Read the file {notes} and tell me what it says.", "gpt-4o", tmp_path)
+    assert "cherry-4410" in out
+    assert len(router.requests) == 1  # the user's turn was routed; the tool-result turn was pinned
+    sent = new_requests(anthropic, 0)
+    assert len(sent) >= 2 and not new_requests(openai, 0)
