@@ -79,7 +79,7 @@ def test_anthropic_compatible_provider_without_the_endpoint_gets_an_estimate(env
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [
-        ({**BODY, "model": "no-such-model"}, 404, "not found"),
+        ({**BODY, "model": "no-such-model"}, 400, "not found"),  # as on /v1/messages (SPEC §3.5)
         ({"model": "claude-sonnet-4", "messages": "hi"}, 400, "messages"),
         ({"model": "claude-sonnet-4", "messages": [{"role": 3, "content": "x"}]}, 400, "role"),
     ],

@@ -43,7 +43,7 @@ def resolve(gateway: Gateway, body: dict[str, Any]) -> str:
     if isinstance(requested, str) and requested:
         model = config.aliases.get(requested) or config.resolve_model(requested)
         if model is None:
-            raise ApiError(404, f"Model '{requested}' not found in configured providers", "model_not_found")
+            raise ApiError(400, f"Model '{requested}' not found in configured providers", "model_not_found")
         return model
     if config.default_model is None:
         raise ApiError(400, "No model was given and no default model is configured", "model_not_found")
