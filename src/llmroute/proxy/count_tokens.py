@@ -64,7 +64,8 @@ async def forward(
     proxy = gateway.proxy
     out = dict(headers_for(target, headers))
     payload = {**body, "model": target.model_id}
-    secrets = proxy.targets.secrets
+    key = client_key(headers) if target.passthrough_auth else None
+    secrets = proxy.targets.secrets + ((key,) if key else ())  # never echo a passed-through key either
     try:
         reply = HttpReply(await proxy.client.post(target.url + "/count_tokens", out, orjson.dumps(payload)))
         try:
