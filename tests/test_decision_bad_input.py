@@ -48,7 +48,7 @@ CHAT = "/routing/v1/chat/completions"
         (b'{"model": "gpt-4o-mini"}', "messages"),
         (b'{"messages": []}', "messages"),
         (b'{"messages": [{"role": "user", "content": 42}]}', "content"),
-        (b'{"messages": [{"role": "wizard", "content": "hi"}]}', "role"),
+        (b'{"messages": [{"role": 7, "content": "hi"}]}', "role"),  # unknown role names are kept (SPEC §11)
         (
             b'{"messages": [{"role": "user", "content": "hi"}], "routing_preferences": "code"}',
             "routing_preferences",

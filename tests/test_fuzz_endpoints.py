@@ -576,3 +576,29 @@ def test_a_non_boolean_stream_is_refused(env: Env, fmt: str, stream: object) -> 
     response = env.http.post(PROXY_PATHS[fmt], json=body)
     assert response.status_code == 400, response.text
     assert "'stream' must be true or false" in response.text
+
+
+# The coding-agent endpoints (issue 16): the same bodies, and embeddings-shaped ones.
+EMBEDDING_BODIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": st.one_of(st.sampled_from(MODELS), json_values),
+        "input": st.one_of(
+            st.text(max_size=20),
+            st.lists(st.text(max_size=10), max_size=3),
+            st.lists(st.lists(st.integers(), max_size=3), max_size=3),
+            json_values,
+        ),
+        "dimensions": json_values,
+    },
+).map(encode)
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"), [("/v1/embeddings", "openai_chat"), ("/v1/messages/count_tokens", "anthropic")]
+)
+@FUZZ
+@given(data=st.data())
+def test_agent_endpoints_survive_anything(env: Env, path: str, fmt: str, data: st.DataObject) -> None:
+    shaped = EMBEDDING_BODIES if path == "/v1/embeddings" else bodies(fmt)
+    exchange(env, fmt, path, data.draw(st.one_of(shaped, bodies(fmt))), data.draw(headers))

@@ -291,7 +291,7 @@ def test_chat_to_anthropic(size: int, newline: bytes) -> None:
         "message_stop",
     ]
     message = accumulate_anthropic(events)
-    assert message.model == "openai/gpt-4o"
+    assert message.model == "gpt-4o-2024-08-06"  # the upstream's name, as when not streamed
     assert [b.type for b in message.content] == ["text", "tool_use", "tool_use"]
     assert message.content[0].text == "Checking the weather in Zürich ☀️ and Oslo."
     assert (message.content[1].id, message.content[1].name, message.content[1].input) == (
@@ -451,7 +451,7 @@ def test_anthropic_to_chat(size: int) -> None:
         {"city": "Zürich"},
     )
     assert completion.choices[0].finish_reason == "tool_calls"
-    assert completion.model == "anthropic/claude-sonnet-4-5"
+    assert completion.model == "claude-sonnet-4-5-20250929"  # the upstream's name
     assert completion.usage is not None
     assert (
         completion.usage.prompt_tokens,
@@ -566,7 +566,7 @@ def test_chat_to_responses(size: int) -> None:
         98,
     )
     assert response.instructions == "be brief"
-    assert response.model == "openai/gpt-4o"
+    assert response.model == "gpt-4o-2024-08-06"  # the upstream's name
     created = events[0].json()["response"]
     assert created["status"] == "in_progress" and created["output"] == [] and created["id"] == response.id
     assert translator.usage == Usage(57, 41)

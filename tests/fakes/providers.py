@@ -6,7 +6,9 @@
 request is recorded (`requests`: path, query, headers, JSON body) so tests can assert on exactly
 what the provider received.
 
-By default each request gets a normal answer (`Answer()`); `script(...)` queues behaviours for
+By default each request gets a normal answer (`Answer()`), or what `responder(kind, body)` returns
+when one is given (an agent's fake model: it answers from what the request carries, e.g. a tool
+call, then the tool's result); `script(...)` queues behaviours for
 the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
 with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
 `DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
@@ -19,6 +21,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +230,19 @@ def anthropic_stream(answer: Answer, model: str) -> list[bytes]:
 # --- OpenAI Responses ------------------------------------------------------------------------------
 
 
+def responses_function_call(answer: Answer) -> dict[str, Any]:
+    assert answer.tool_call is not None
+    name, args = answer.tool_call
+    return {
+        "id": "fc_fake",
+        "type": "function_call",
+        "status": "completed",
+        "call_id": "call_fake1",
+        "name": name,
+        "arguments": orjson.dumps(args).decode(),
+    }
+
+
 def responses_object(answer: Answer, model: str, status: str = "completed") -> dict[str, Any]:
     item = {
         "id": "msg_fake",
@@ -235,6 +251,8 @@ def responses_object(answer: Answer, model: str, status: str = "completed") -> d
         "role": "assistant",
         "content": [{"type": "output_text", "text": answer.text, "annotations": []}],
     }
+    if answer.tool_call:
+        item = responses_function_call(answer)
     return {
         "id": "resp_fake",
         "object": "response",
@@ -258,6 +276,21 @@ def responses_stream(answer: Answer, model: str) -> list[bytes]:
 
     created = responses_object(answer, model, "in_progress")
     created["usage"] = None
+    if answer.tool_call:
+        call = responses_function_call(answer)
+        raw = call["arguments"]
+        return [
+            ev("response.created", response=created),
+            ev(
+                "response.output_item.added",
+                output_index=0,
+                item={**call, "arguments": "", "status": "in_progress"},
+            ),
+            ev("response.function_call_arguments.delta", item_id="fc_fake", output_index=0, delta=raw),
+            ev("response.function_call_arguments.done", item_id="fc_fake", output_index=0, arguments=raw),
+            ev("response.output_item.done", output_index=0, item=call),
+            ev("response.completed", response=responses_object(answer, model)),
+        ]
     item = {"id": "msg_fake", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
     out = [
         ev("response.created", response=created),
@@ -284,6 +317,24 @@ def responses_stream(answer: Answer, model: str) -> list[bytes]:
     out.append(ev("response.output_item.done", output_index=0, item=done["output"][0]))
     out.append(ev("response.completed", response=done))
     return out
+
+
+# --- OpenAI embeddings -----------------------------------------------------------------------------
+
+
+def embeddings(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """One 3-number vector per input, computed from the input (length, words, first character)."""
+    inputs = body.get("input")
+    items = [inputs] if isinstance(inputs, str) else list(inputs or [])
+    data = []
+    tokens = 0
+    for i, item in enumerate(items):
+        text = item if isinstance(item, str) else " ".join(map(str, item))
+        tokens += len(text.split())
+        vector = [float(len(text)), float(len(text.split())), float(ord(text[0]) if text else 0)]
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return {"object": "list", "data": data, "model": model, "usage": usage}
 
 
 # --- the server ------------------------------------------------------------------------------------
@@ -314,7 +365,9 @@ def default_error(kind: str, status: int) -> dict[str, Any]:
 
 
 class FakeProvider:
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[str, dict[str, Any]], Behaviour] | None = None) -> None:
+        self.responder = responder
+        self.counts_tokens = True  # serves /v1/messages/count_tokens (False: a 404, as some servers)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Received] = []
@@ -380,15 +433,23 @@ class FakeProvider:
             Received(request.path, dict(request.query), headers, body, peer[1] if peer else 0)
         )
         path = request.path
+        if path.endswith("/messages/count_tokens") and self.counts_tokens:
+            # Anthropic's token counting; the fake's "tokenizer": one token per 4 bytes of messages.
+            return web.json_response({"input_tokens": len(orjson.dumps(body.get("messages"))) // 4})
         if path.endswith("/messages"):
             kind = "anthropic"
         elif path.endswith("/responses"):
             kind = "responses"
         elif path.endswith("/chat/completions"):
             kind = "chat"
+        elif path.endswith("/embeddings"):
+            kind = "embeddings"
         else:
             return web.json_response({"error": {"message": f"unknown path {path}"}}, status=404)
-        behaviour = self._script.popleft() if self._script else Answer()
+        if self._script:
+            behaviour = self._script.popleft()
+        else:
+            behaviour = self.responder(kind, body) if self.responder else Answer()
         model = str(body.get("model", "unknown"))
         if isinstance(behaviour, Fail):
             payload = behaviour.body if behaviour.body is not None else default_error(kind, behaviour.status)
@@ -411,6 +472,8 @@ class FakeProvider:
             else:
                 event = sse({"error": {"message": behaviour.message, "type": "server_error", "code": None}})
             return web.Response(body=event, status=200, content_type="text/event-stream")
+        if kind == "embeddings":
+            return web.json_response(embeddings(body, model))
         answer = behaviour if isinstance(behaviour, Answer) else Answer()
         if not body.get("stream"):
             if kind == "anthropic":

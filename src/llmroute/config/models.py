@@ -246,11 +246,20 @@ class RouterConfig(Strict):
         return self
 
 
+class AgentSessions(Strict):
+    """Coding agents' own session ids pin their sessions (routing/agent_sessions.py)."""
+
+    enabled: bool = True
+    # Only a user's turn re-routes an agent session; tool results and continuations keep its model.
+    route_on_user_only: bool = True
+
+
 class Routing(Strict):
     session_ttl_seconds: int = Field(default=600, gt=0)
     session_max_entries: int = Field(default=10000, gt=0)
     session_store: SessionStore = Field(default_factory=SessionStore)
     router: RouterConfig = Field(default_factory=RouterConfig)
+    agent_sessions: AgentSessions = Field(default_factory=AgentSessions)
 
 
 # --- observability -------------------------------------------------------------------------------

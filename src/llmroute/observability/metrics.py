@@ -75,6 +75,11 @@ UPSTREAM_ERRORS = Counter(
 FAILOVERS = Counter(
     "llmroute_failovers_total", "Requests that moved on to the next candidate", ["from_model", "reason"]
 )
+TRANSLATION_DROPS = Counter(
+    "llmroute_translation_dropped_total",
+    "Request fields, blocks and roles left out when translating to a provider's API (no counterpart)",
+    ["client", "upstream", "field"],
+)  # field: a fixed set of names (wire/drops.py), unknown ones as "other"
 COOLDOWNS = Counter("llmroute_cooldowns_total", "Models put in cooldown after a 429/5xx", ["model"])
 TOKENS = Counter(
     "llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from llmroute.proxy.forward import ClientRequestError
+from llmroute.routing.agent_sessions import agent_session
 from llmroute.routing.decision import DecisionError, session_id_from
 from llmroute.server.app import gateway_of, read_json, trace_id_for
 from llmroute.server.errors import ApiError
@@ -35,7 +36,8 @@ def proxy_endpoint(fmt: ClientFormat) -> HotEndpoint:
             body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
+            agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if not decision.models:

@@ -43,14 +43,17 @@ from llmroute.wire import (
     translator_for,
 )
 from llmroute.wire.dispatch import UpstreamFormat
+from llmroute.wire.drops import dropped
 from llmroute.wire.usage import usage_from_response
 
 log = logging.getLogger("llmroute.proxy")
 
 JSON = "application/json"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# Client headers an Anthropic upstream should still see (feature flags, API version).
+# Client headers an upstream of the same API should still see (feature flags, API version): a
+# beta the gateway does not know must reach the provider (SPEC §11). Auth headers never pass.
 ANTHROPIC_CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
+OPENAI_CLIENT_HEADERS = ("openai-beta",)
 
 
 class ClientRequestError(Exception):
@@ -105,6 +108,9 @@ class Proxy:
             raise ClientRequestError(exc.message, exc.status) from None
         if out is body:
             out = dict(body)  # the client's body stays as sent: later candidates may need it
+        else:
+            for field in dropped(fmt, upstream, body):
+                metrics.TRANSLATION_DROPS.labels(client=fmt, upstream=upstream, field=field).inc()
         out["model"] = target.model_id
         return out
 
@@ -119,11 +125,11 @@ class Proxy:
         headers = dict(target.headers)
         if target.passthrough_auth:
             headers.update(target.auth_headers(key))
-        if upstream == "anthropic":
-            for name in ANTHROPIC_CLIENT_HEADERS:
-                value = client_headers.get(name)
-                if value:
-                    headers[name] = value
+        names = ANTHROPIC_CLIENT_HEADERS if upstream == "anthropic" else OPENAI_CLIENT_HEADERS
+        for name in names:
+            value = client_headers.get(name)
+            if value:
+                headers[name] = value
         headers["traceparent"] = traceparent
         return headers
 

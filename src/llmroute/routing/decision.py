@@ -22,6 +22,7 @@ from llmroute.observability import metrics
 from llmroute.observability.hot_metrics import HotCounter
 from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
+from llmroute.routing.agent_sessions import AgentSession
 from llmroute.routing.examples.service import ExampleService
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
@@ -168,8 +169,13 @@ class DecisionService:
         body: dict[str, Any],
         conversation: Sequence[Message],
         session_id: str | None = None,
+        agent: AgentSession | None = None,
     ) -> Decision:
-        """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded)."""
+        """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded).
+
+        `session_id` is the client's own session header; `agent` the session a coding agent sent,
+        used only without one (routing/agent_sessions.py).
+        """
         started = time.perf_counter()
         routes = self.inline_routes(body)
         if routes is None:
@@ -178,8 +184,13 @@ class DecisionService:
         requested = requested if isinstance(requested, str) else None
         fallback, model_error = self._fallback(requested)
 
-        if session_id is not None and self.sessions is not None:
-            pin = await self.sessions.get(session_id)
+        pin_key, look_up = session_id, True
+        if session_id is None and agent is not None and routes:
+            # Only a router's choice can change between turns: without routes an agent's requests
+            # need no pin (and no session store round trip).
+            session_id, pin_key, look_up = agent.id, agent.key, not agent.reroute
+        if pin_key is not None and self.sessions is not None and look_up:
+            pin = await self.sessions.get(pin_key)
             if pin is not None:
                 metrics.SESSION_PINS.labels(result="hit").inc()
                 pinned = Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
@@ -188,8 +199,8 @@ class DecisionService:
 
         decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
-        if session_id is not None and self.sessions is not None and decision.models:
-            await self.sessions.put(session_id, Pin(tuple(decision.models), decision.route))
+        if pin_key is not None and self.sessions is not None and decision.models:
+            await self.sessions.put(pin_key, Pin(tuple(decision.models), decision.route))
         return _observed(decision, started)
 
     async def _decide_fresh(

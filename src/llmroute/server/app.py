@@ -28,6 +28,7 @@ from llmroute.observability.metrics_endpoint import metrics_endpoint
 from llmroute.observability.middleware import ObservabilityMiddleware
 from llmroute.observability.record import current_record
 from llmroute.observability.trace_context import new_trace_id, parse_traceparent
+from llmroute.routing.agent_sessions import agent_session
 from llmroute.routing.decision import DecisionError, decision_payload, session_id_from
 from llmroute.server.errors import ApiError, error_response, format_for_path
 from llmroute.server.gateway import Gateway
@@ -128,7 +129,8 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
             body = await governance.screen_request(fmt, body)
         try:
             conversation = parse_conversation(fmt, body)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
+            agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
+            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if governance is not None:
@@ -168,12 +170,16 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 def hot_endpoints() -> dict[str, HotEndpoint]:
     """The POST endpoints on every request's path, served without Starlette's router (server/hot_routes.py)."""
+    from llmroute.proxy.count_tokens import count_tokens_endpoint
+    from llmroute.proxy.embeddings import embeddings_endpoint
     from llmroute.proxy.endpoint import proxy_endpoint
 
     return {
         "/v1/chat/completions": proxy_endpoint("openai_chat"),
         "/v1/messages": proxy_endpoint("anthropic"),
+        "/v1/messages/count_tokens": count_tokens_endpoint(),
         "/v1/responses": proxy_endpoint("responses"),
+        "/v1/embeddings": embeddings_endpoint(),
         "/routing/v1/chat/completions": decision_endpoint("openai_chat"),
         "/routing/v1/messages": decision_endpoint("anthropic"),
         "/routing/v1/responses": decision_endpoint("responses"),

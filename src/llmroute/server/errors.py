@@ -36,7 +36,7 @@ def error_response(
 
 def format_for_path(path: str) -> ClientFormat:
     """Which client format an error on this path should use (unknown paths answer in OpenAI's)."""
-    if path.endswith("/messages"):
+    if path.endswith(("/messages", "/messages/count_tokens")):
         return "anthropic"
     if path.endswith("/responses"):
         return "responses"

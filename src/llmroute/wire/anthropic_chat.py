@@ -20,11 +20,18 @@ Mapping (request):
 | `stop_sequences`                            | `stop`                                               |
 | `metadata.user_id`                          | `user`                                               |
 
+| `system`-role message inside `messages` (Claude Code) | `system` message in place                     |
+| `cache_control` on parts, messages, tools (Chat → Anthropic) | `cache_control` on the matching block/tool |
+| `response_format: json_schema` (Chat → Anthropic)  | `output_config.format` (structured outputs)           |
+| `thinking` blocks in an answer (Anthropic → Chat)   | `reasoning_content` (DeepSeek/vLLM's field), streamed too |
+
 Anthropic requires `max_tokens`; when an OpenAI client sends neither `max_tokens` nor
 `max_completion_tokens`, `DEFAULT_ANTHROPIC_MAX_TOKENS` is used. OpenAI temperatures above 1 are
-clamped to Anthropic's maximum of 1. Fields with no counterpart (top_k, thinking, n, seed,
-logprobs, penalties, response_format...) are dropped rather than forwarded to a provider that would
-reject them. Anthropic server tools (web search, bash...) have no Chat equivalent and are dropped.
+clamped to Anthropic's maximum of 1. Fields, blocks and roles with no counterpart (top_k, thinking,
+seed, logprobs, penalties, thinking blocks...) are dropped rather than forwarded to a provider that
+would reject them; wire/drops.py names each one and the proxy counts them. Anthropic server tools
+(web search, bash...) have no Chat equivalent and are dropped. `n > 1` and a `response_format`
+other than text/json_schema cannot be honoured by an Anthropic provider: a 400 naming the field.
 
 Responses: stop reasons end_turn/stop_sequence/pause_turn ↔ stop, max_tokens ↔ length,
 tool_use ↔ tool_calls (also for a Chat "stop" that carries tool calls, as Ollama sends),
@@ -44,6 +51,7 @@ from llmroute.wire.errors import WireError
 from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
 
 DEFAULT_ANTHROPIC_MAX_TOKENS = 4096
+MAX_OPENAI_USER_LENGTH = 64
 
 ANTHROPIC_TO_CHAT_STOP: dict[str, str] = {
     "end_turn": "stop",
@@ -273,7 +281,14 @@ def anthropic_request_to_chat(
             continue
         role = msg.get("role")
         content = msg.get("content")
-        if isinstance(content, str):
+        if role == "system":
+            # Claude Code's mid-conversation system messages: Chat takes a system message anywhere.
+            text = _text_of_blocks(content)
+            if text:
+                messages.append({"role": "system", "content": text})
+        elif role not in ("user", "assistant"):
+            continue  # a role Chat has no counterpart for (listed by wire/drops.py)
+        elif isinstance(content, str):
             messages.append({"role": role, "content": content})
         elif role == "assistant":
             messages.append(_anthropic_assistant_to_chat(as_list(content)))
@@ -291,8 +306,10 @@ def anthropic_request_to_chat(
     if body.get("stop_sequences"):
         out["stop"] = body["stop_sequences"]
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        out["user"] = metadata["user_id"]
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if isinstance(user_id, str) and len(user_id) <= MAX_OPENAI_USER_LENGTH:
+        # Claude Code's user_id is a long JSON document: OpenAI refuses a `user` over 64 characters.
+        out["user"] = user_id
     tools = body.get("tools")
     if isinstance(tools, list) and tools:
         chat_tools = _anthropic_tools_to_chat(tools)
@@ -324,6 +341,7 @@ def _chat_parts_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
+        count = len(blocks)
         if kind == "text":
             blocks.append({"type": "text", "text": as_str(part.get("text"))})
         elif kind == "image_url":
@@ -341,6 +359,9 @@ def _chat_parts_to_blocks(content: Any, where: str) -> list[dict[str, Any]]:
                     {"type": "document", "source": {"type": "base64", "media_type": media, "data": payload}}
                 )
         # input_audio and other parts have no Anthropic equivalent.
+        if len(blocks) > count and isinstance(part.get("cache_control"), dict):
+            # Prompt caching breakpoints (LiteLLM's convention for OpenAI-format clients).
+            blocks[-1]["cache_control"] = part["cache_control"]
     return blocks
 
 
@@ -356,8 +377,44 @@ def _chat_tools_to_anthropic(tools: list[Any]) -> list[dict[str, Any]]:
         if function.get("description") is not None:
             converted["description"] = function["description"]
         converted["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+        if isinstance(tool.get("cache_control"), dict):
+            converted["cache_control"] = tool["cache_control"]
         out.append(converted)
     return out
+
+
+def _message_cache_control(msg: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
+    """A `cache_control` on a whole OpenAI message marks its last block (Anthropic's breakpoint)."""
+    if blocks and isinstance(msg.get("cache_control"), dict):
+        blocks[-1]["cache_control"] = msg["cache_control"]
+
+
+def _refuse_unsupported_options(body: dict[str, Any]) -> None:
+    """Options an Anthropic-format provider cannot honour are a 400 naming the field, never dropped
+    silently: the client would get something other than what it asked for."""
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise WireError(
+            "'n' greater than 1 is not supported by Anthropic-format providers: send n separate requests"
+        )
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is not None and kind not in ("text", "json_schema"):
+        raise WireError(
+            f"'response_format' of type {kind!r} is not supported by Anthropic-format providers: "
+            "use type json_schema with a schema"
+        )
+    if kind == "json_schema":
+        spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            raise WireError("'response_format.json_schema.schema' must be an object")
+
+
+def _response_format_to_anthropic(fmt: Any) -> dict[str, Any] | None:
+    """OpenAI `response_format: json_schema` → Anthropic structured outputs (`output_config.format`)."""
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return {"format": {"type": "json_schema", "schema": fmt["json_schema"]["schema"]}}
+    return None
 
 
 def _chat_tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
@@ -382,10 +439,11 @@ def chat_request_to_anthropic(
     Raises WireError for tool-call arguments that are not a JSON object (Anthropic's `input`
     must be one).
     """
+    _refuse_unsupported_options(body)
     out: dict[str, Any] = {}
     if "model" in body:
         out["model"] = body["model"]
-    system_texts: list[str] = []
+    system_blocks: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -402,11 +460,12 @@ def chat_request_to_anthropic(
         content = msg.get("content")
         where = f"messages[{i}].content"
         if role in ("system", "developer"):
-            text = content if isinstance(content, str) else _text_of_blocks(content)
-            if text:
-                system_texts.append(text)
+            blocks = [b for b in _chat_parts_to_blocks(content, where) if b["type"] == "text" and b["text"]]
+            _message_cache_control(msg, blocks)
+            system_blocks.extend(blocks)
         elif role == "user":
             blocks = _chat_parts_to_blocks(content, where)
+            _message_cache_control(msg, blocks)
             if blocks:
                 add("user", blocks)
         elif role == "assistant":
@@ -427,14 +486,19 @@ def chat_request_to_anthropic(
                         ),
                     }
                 )
+            _message_cache_control(msg, blocks)
             if blocks:
                 add("assistant", blocks)
         elif role in ("tool", "function"):
             text = content if isinstance(content, str) else _text_of_blocks(content)
             tool_id = msg.get("tool_call_id") if role == "tool" else msg.get("name")
-            add("user", [{"type": "tool_result", "tool_use_id": tool_id, "content": text}])
-    if system_texts:
-        out["system"] = "\n\n".join(system_texts)
+            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id, "content": text}
+            _message_cache_control(msg, [result])
+            add("user", [result])
+    if any("cache_control" in b for b in system_blocks):
+        out["system"] = system_blocks  # blocks keep their cache breakpoints
+    elif system_blocks:
+        out["system"] = "\n\n".join(b["text"] for b in system_blocks)
     out["messages"] = messages
 
     max_tokens = body.get("max_completion_tokens")
@@ -454,6 +518,9 @@ def chat_request_to_anthropic(
         out["stop_sequences"] = stop
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
+    output_config = _response_format_to_anthropic(body.get("response_format"))
+    if output_config is not None:
+        out["output_config"] = output_config
     tools = body.get("tools")
     if isinstance(tools, list) and tools:
         converted = _chat_tools_to_anthropic(tools)
@@ -542,13 +609,25 @@ def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, An
 
 
 def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, Any]:
-    """An Anthropic `message` → an OpenAI `chat.completion`. Thinking blocks are dropped."""
-    texts, calls = _texts_and_tool_calls(as_list(resp.get("content")))
+    """An Anthropic `message` → an OpenAI `chat.completion`.
+
+    Thinking blocks become `reasoning_content`, where OpenAI-compatible servers (DeepSeek, vLLM) put a
+    model's reasoning; redacted thinking has no readable text and is dropped.
+    """
+    blocks = as_list(resp.get("content"))
+    texts, calls = _texts_and_tool_calls(blocks)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
         "refusal": None,
     }
+    thinking = [
+        b["thinking"]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "thinking" and isinstance(b.get("thinking"), str)
+    ]
+    if thinking:
+        message["reasoning_content"] = "\n".join(thinking)
     if calls:
         message["tool_calls"] = calls
     rid = resp.get("id")

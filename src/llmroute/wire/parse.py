@@ -4,12 +4,17 @@
 the body. It validates only what routing and safe forwarding need, and raises `WireError` (400)
 with a one-line message naming the field for anything else:
 
-- OpenAI Chat (`openai_chat`): `messages` is a non-empty array of objects whose `role` is one of
-  system/developer/user/assistant/tool/function; `content` is a string, an array of parts, or null.
+- OpenAI Chat (`openai_chat`): `messages` is a non-empty array of objects whose `role` is a string;
+  `content` is a string, an array of parts, or null.
 - Anthropic (`anthropic`): `system` (string or text blocks) becomes a leading "system" message;
-  `messages` roles are user/assistant; `content` is a string or an array of blocks.
+  `messages` roles are strings (user/assistant, and the `system` role Claude Code sends mid-conversation);
+  `content` is a string or an array of blocks.
 - OpenAI Responses (`responses`): `instructions` becomes a leading "system" message; `input` is a
   string (one user turn) or a non-empty array of items (messages, function calls, their outputs).
+
+Roles and block types this module does not know are kept (a role) or skipped (a block), never
+refused: a new API feature must reach a same-format provider (SPEC §11). Only user/assistant
+turns steer routing (`conversation.routable`).
 
 Normalisation rules (the routers rely on them):
 
@@ -27,10 +32,6 @@ from typing import Any
 
 from llmroute.wire.conversation import Message
 from llmroute.wire.errors import ClientFormat, WireError
-
-CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-ANTHROPIC_ROLES = frozenset({"user", "assistant"})
-RESPONSES_ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 # Part types whose `text` field is the words a person or model wrote.
 _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
@@ -95,8 +96,8 @@ def _parse_chat(body: dict[str, Any]) -> list[Message]:
         if not isinstance(msg, dict):
             raise WireError(f"messages[{i}] must be an object")
         role = msg.get("role")
-        if not isinstance(role, str) or role not in CHAT_ROLES:
-            raise WireError(f"messages[{i}].role must be one of {', '.join(sorted(CHAT_ROLES))}")
+        if not isinstance(role, str):
+            raise WireError(f"messages[{i}].role must be a string")
         text = _content_text(msg.get("content"), "messages[{}].content", i)
         if role == "function" or (role == "assistant" and not text and msg.get("tool_calls")):
             role = "tool"
@@ -132,8 +133,8 @@ def _parse_anthropic(body: dict[str, Any]) -> list[Message]:
         if not isinstance(msg, dict):
             raise WireError(f"messages[{i}] must be an object")
         role = msg.get("role")
-        if not isinstance(role, str) or role not in ANTHROPIC_ROLES:
-            raise WireError(f"messages[{i}].role must be 'user' or 'assistant'")
+        if not isinstance(role, str):
+            raise WireError(f"messages[{i}].role must be a string")
         content = msg.get("content")
         if isinstance(content, str):
             out.append(Message(role, content))
@@ -187,8 +188,8 @@ def _parse_responses(body: dict[str, Any]) -> list[Message]:
             raise WireError(f"input[{i}].type must be a string")
         if kind is None or kind == "message":
             role = item.get("role")
-            if not isinstance(role, str) or role not in RESPONSES_ROLES:
-                raise WireError(f"input[{i}].role must be one of {', '.join(sorted(RESPONSES_ROLES))}")
+            if not isinstance(role, str):
+                raise WireError(f"input[{i}].role must be a string")
             out.append(Message(role, _content_text(item.get("content"), "input[{}].content", i)))
         elif kind == "function_call_output" or kind.endswith("_call_output"):
             output = item.get("output")

@@ -32,6 +32,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from llmroute.wire.anthropic_chat import new_id
 from llmroute.wire.errors import WireError
 from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
@@ -94,19 +96,55 @@ def _parts_to_chat(content: Any) -> str | list[dict[str, Any]]:
 def _output_text(output: Any) -> str:
     if isinstance(output, str):
         return output
-    if isinstance(output, list):
-        return "\n".join(p["text"] for p in output if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return "" if output is None else str(output)
+    if isinstance(output, list) and all(isinstance(p, dict) and "type" in p for p in output):
+        return "\n".join(p["text"] for p in output if isinstance(p.get("text"), str))
+    # An object (or any other JSON value) is sent as JSON: a model reads JSON, not a Python repr.
+    return "" if output is None else orjson.dumps(output).decode()
+
+
+# Responses `custom` tools take free text, not JSON arguments. Chat Completions servers (and
+# Anthropic behind them) only know function tools, so a custom tool travels as a function with one
+# string parameter, and its calls come back as `custom_tool_call` items (the request names them).
+CUSTOM_TOOL_PARAMETER = "input"
+_CUSTOM_TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {CUSTOM_TOOL_PARAMETER: {"type": "string", "description": "The tool's free-form input"}},
+    "required": [CUSTOM_TOOL_PARAMETER],
+}
+
+
+def custom_tool_names(request: dict[str, Any] | None) -> frozenset[str]:
+    """The names of the request's Responses `custom` tools."""
+    tools = (request or {}).get("tools")
+    return frozenset(
+        t["name"]
+        for t in as_list(tools)
+        if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
+    )
+
+
+def custom_tool_input(arguments: str) -> str:
+    """The free-form input of a custom tool called as a function (the arguments as sent if not ours)."""
+    try:
+        parsed = orjson.loads(arguments) if arguments else {}
+    except orjson.JSONDecodeError:
+        return arguments
+    value = parsed.get(CUSTOM_TOOL_PARAMETER) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else arguments
 
 
 def _tools_to_chat(tools: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tool in tools:
-        if not isinstance(tool, dict) or tool.get("type") != "function":
+        if not isinstance(tool, dict) or tool.get("type") not in ("function", "custom"):
             continue
         function: dict[str, Any] = {"name": tool.get("name")}
         if tool.get("description") is not None:
             function["description"] = tool["description"]
+        if tool["type"] == "custom":
+            function["parameters"] = _CUSTOM_TOOL_SCHEMA
+            out.append({"type": "function", "function": function})
+            continue
         function["parameters"] = tool.get("parameters") or {"type": "object", "properties": {}}
         if tool.get("strict") is not None:
             function["strict"] = tool["strict"]
@@ -117,7 +155,7 @@ def _tools_to_chat(tools: list[Any]) -> list[dict[str, Any]]:
 def _tool_choice_to_chat(choice: Any) -> Any:
     if choice in ("auto", "none", "required"):
         return choice
-    if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("name"):
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom") and choice.get("name"):
         return {"type": "function", "function": {"name": choice["name"]}}
     return None
 
@@ -161,18 +199,22 @@ def responses_request_to_chat(
             if role == "developer":
                 role = "system"
             messages.append({"role": role, "content": _parts_to_chat(item.get("content"))})
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
+            if kind == "custom_tool_call":
+                arguments = orjson.dumps({CUSTOM_TOOL_PARAMETER: as_str(item.get("input"))}).decode()
+            else:
+                arguments = item.get("arguments") or "{}"
             call = {
                 "id": item.get("call_id") or item.get("id"),
                 "type": "function",
-                "function": {"name": item.get("name"), "arguments": item.get("arguments") or "{}"},
+                "function": {"name": item.get("name"), "arguments": arguments},
             }
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append(
                 {
                     "role": "tool",
@@ -283,6 +325,19 @@ def function_call_item(
     }
 
 
+def custom_tool_call_item(
+    item_id: str, call_id: str, name: str, tool_input: str, status: str = "completed"
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": "custom_tool_call",
+        "status": status,
+        "call_id": call_id,
+        "name": name,
+        "input": tool_input,
+    }
+
+
 def chat_response_to_responses(
     resp: dict[str, Any], model: str, *, request: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -299,19 +354,19 @@ def chat_response_to_responses(
         item = message_item(new_id("msg_"), "")
         item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]
         output.append(item)
+    custom = custom_tool_names(request)
     for call in as_list(message.get("tool_calls")):
         if not isinstance(call, dict):
             continue
         function = as_dict(call.get("function"))
         arguments = function.get("arguments")
-        output.append(
-            function_call_item(
-                new_id("fc_"),
-                as_str(call.get("id")) or new_id("call_"),
-                as_str(function.get("name")),
-                arguments if isinstance(arguments, str) and arguments else "{}",
-            )
-        )
+        arguments = arguments if isinstance(arguments, str) and arguments else "{}"
+        call_id = as_str(call.get("id")) or new_id("call_")
+        name = as_str(function.get("name"))
+        if name in custom:
+            output.append(custom_tool_call_item(new_id("ctc_"), call_id, name, custom_tool_input(arguments)))
+        else:
+            output.append(function_call_item(new_id("fc_"), call_id, name, arguments))
     incomplete = choice.get("finish_reason") == "length"
     created = resp.get("created")
     return response_object(

@@ -163,6 +163,8 @@ class AnthropicToChatStream:
         if isinstance(message, dict):
             if isinstance(message.get("id"), str):
                 self._id = f"chatcmpl-{message['id']}"
+            if isinstance(message.get("model"), str) and message["model"]:
+                self.model = message["model"]  # the upstream's name, as in a non-streamed answer
             if isinstance(message.get("usage"), dict):
                 self._record_usage(message["usage"])
         return [self._chunk({"role": "assistant", "content": ""})]
@@ -174,6 +176,9 @@ class AnthropicToChatStream:
         if block.get("type") == "text":
             text = block.get("text")
             return [self._chunk({"content": text})] if isinstance(text, str) and text else []
+        if block.get("type") == "thinking":
+            text = block.get("thinking")
+            return [self._chunk({"reasoning_content": text})] if isinstance(text, str) and text else []
         if block.get("type") == "tool_use":
             tool_index = len(self._tool_index)
             block_index = data.get("index")
@@ -206,4 +211,13 @@ class AnthropicToChatStream:
             if not partial or not isinstance(partial, str) or tool_index is None:
                 return []
             return [self._chunk({"tool_calls": [{"index": tool_index, "function": {"arguments": partial}}]})]
-        return []  # thinking_delta, signature_delta, citations_delta
+        if kind == "thinking_delta":
+            # Chat has no thinking blocks; `reasoning_content` is where OpenAI-compatible servers
+            # (DeepSeek, vLLM) stream a model's reasoning, and where their clients look for it.
+            thinking = delta.get("thinking")
+            return (
+                [self._chunk({"reasoning_content": thinking})]
+                if isinstance(thinking, str) and thinking
+                else []
+            )
+        return []  # signature_delta, citations_delta

@@ -95,6 +95,8 @@ class ChatToAnthropicStream:
 
     def _message_start(self, chunk: dict[str, Any]) -> bytes:
         self._started = True
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            self.model = chunk["model"]  # the upstream's name, as in a non-streamed answer
         message = {
             "id": new_id("msg_"),
             "type": "message",

@@ -9,6 +9,11 @@ Every event is `event: <type>` + `data: {"type": <type>, "sequence_number": n, .
     per tool call:    response.output_item.added (function_call),
                       response.function_call_arguments.delta…, response.function_call_arguments.done,
                       response.output_item.done
+    per custom tool call (a request's `custom` tool, called as a function upstream):
+                      response.output_item.added (custom_tool_call),
+                      response.custom_tool_call_input.delta (the whole input, once the call is
+                      complete: it is decoded from the function's JSON arguments),
+                      response.custom_tool_call_input.done, response.output_item.done
     response.completed (or response.incomplete when the model hit its token limit)
 
 An item is closed when the next one starts or the stream ends. The final `response` carries all
@@ -29,6 +34,9 @@ import orjson
 from llmroute.wire.anthropic_chat import new_id
 from llmroute.wire.errors import error_message_from
 from llmroute.wire.responses_chat import (
+    custom_tool_call_item,
+    custom_tool_input,
+    custom_tool_names,
     function_call_item,
     message_item,
     response_object,
@@ -41,19 +49,29 @@ from llmroute.wire.streaming import Usage, tool_call_key
 
 
 class _Item:
-    __slots__ = ("call_id", "id", "name", "output_index", "parts", "text_type")
+    __slots__ = ("call_id", "custom", "id", "name", "output_index", "parts", "text_type")
 
-    def __init__(self, item_id: str, output_index: int, call_id: str | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        item_id: str,
+        output_index: int,
+        call_id: str | None = None,
+        name: str = "",
+        custom: bool = False,
+    ) -> None:
         self.id = item_id
         self.output_index = output_index
         self.call_id = call_id  # None for a message item
         self.name = name
+        self.custom = custom  # a Responses custom tool's call
         self.parts: list[str] = []  # text or argument deltas, joined when the item closes
 
     def final(self) -> dict[str, Any]:
         joined = "".join(self.parts)
         if self.call_id is None:
             return message_item(self.id, joined)
+        if self.custom:
+            return custom_tool_call_item(self.id, self.call_id, self.name, custom_tool_input(joined))
         return function_call_item(self.id, self.call_id, self.name, joined)
 
 
@@ -61,6 +79,7 @@ class ChatToResponsesStream:
     def __init__(self, model: str, *, request: dict[str, Any] | None = None) -> None:
         self.model = model
         self.request = request
+        self._custom = custom_tool_names(request)
         self.usage: Usage | None = None
         self._usage_body: dict[str, Any] | None = None
         self._done = False
@@ -112,6 +131,8 @@ class ChatToResponsesStream:
             return []
         if chunk.get("error") is not None and not chunk.get("choices"):
             return self.error(error_message_from(chunk))
+        if not self._started and isinstance(chunk.get("model"), str) and chunk["model"]:
+            self.model = chunk["model"]  # the upstream's name, as in a non-streamed answer
         out = [] if self._started else self._start()
         usage = chunk.get("usage")
         if isinstance(usage, dict):
@@ -194,6 +215,10 @@ class ChatToResponsesStream:
                 )
             )
             out.append(self._event("response.content_part.done", {**where, "content_index": 0, "part": part}))
+        elif item.custom:
+            tool_input = custom_tool_input(joined)
+            out.append(self._event("response.custom_tool_call_input.delta", {**where, "delta": tool_input}))
+            out.append(self._event("response.custom_tool_call_input.done", {**where, "input": tool_input}))
         else:
             out.append(
                 self._event(
@@ -246,22 +271,30 @@ class ChatToResponsesStream:
         item = self._calls.get(key)
         if item is None:
             out.extend(self._close_open())
+            name = as_str(function.get("name"))
+            custom = name in self._custom
             item = _Item(
-                new_id("fc_"),
+                new_id("ctc_" if custom else "fc_"),
                 len(self._items),
                 as_str(call.get("id")) or new_id("call_"),
-                as_str(function.get("name")),
+                name,
+                custom,
             )
             self._items.append(item)
             self._calls[key] = item
             self._open = item
-            added = function_call_item(item.id, item.call_id or "", item.name, "", status="in_progress")
+            if custom:
+                added = custom_tool_call_item(item.id, item.call_id or "", name, "", status="in_progress")
+            else:
+                added = function_call_item(item.id, item.call_id or "", name, "", status="in_progress")
             out.append(
                 self._event("response.output_item.added", {"output_index": item.output_index, "item": added})
             )
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
             item.parts.append(arguments)
+            if item.custom:
+                return out  # decoded and sent whole when the call closes
             fields = {"item_id": item.id, "output_index": item.output_index, "delta": arguments}
             out.append(self._event("response.function_call_arguments.delta", fields))
         return out
