@@ -1,27 +1,30 @@
-"""Routing quality floors on the shared dev cases and CLINC150 val, so accuracy cannot silently drop.
+"""Routing-quality floors, so accuracy cannot silently drop (numbers and protocol: docs/routing.md).
 
-Measured (see docs/routing.md): dev cases 91.9%, CLINC150 val 86.1% (every 4th line: 86.6%). The
-floors sit a few points below. Skipped when the shared folder (LLMROUTE_SHARED or ../shared) is absent.
+Measured at this commit (defaults):
+- dev cases, descriptions only 78.8% (leave-one-suite-out 80.6%); with the blind-generated examples of
+  evals/generated/ 91.9% (leave-one-suite-out 92.5%);
+- evals/train (held out: no constant was chosen on it), descriptions only 75.2%;
+- CLINC150 val, descriptions only 59.7% (out-of-scope 48%); with blind-generated examples 64.4% (85%).
+The floors sit a few points below. They need the shared folder (../shared or LLMROUTE_SHARED): in CI
+its absence fails them (conftest.shared_dir); elsewhere they skip and say why.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from llmroute.routing.embedded import EmbeddedRouter
-from llmroute.routing.eval import load_cases, load_suites, run_cases
+from llmroute.routing.eval import EvalReport, load_cases, load_suites, run_cases
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from clinc_to_eval import convert  # noqa: E402
-
-DEV_FLOOR = 0.88
-CLINC_FLOOR = 0.84
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +32,72 @@ def router() -> EmbeddedRouter:
     return EmbeddedRouter()
 
 
-def test_dev_cases_accuracy_floor(router: EmbeddedRouter, shared_dir: Path) -> None:
-    dev = shared_dir / "dev-evals"
+def dev_report(router: EmbeddedRouter, shared: Path, suites: Path) -> EvalReport:
     report = run_cases(
-        router.classify_sync, load_cases(dev / "cases.jsonl", load_suites(dev / "suites.json"))
+        router.classify_sync, load_cases(shared / "dev-evals" / "cases.jsonl", load_suites(suites))
     )
     print(report.to_text())
-    assert report.accuracy >= DEV_FLOOR
-    scenarios = {s: c / n for s, (c, n) in report.per_scenario().items()}
-    # Every scenario keeps working, not just the average.
-    assert min(scenarios.values()) >= 0.6, scenarios
+    return report
 
 
-def test_clinc150_val_accuracy_floor(router: EmbeddedRouter, shared_dir: Path, tmp_path: Path) -> None:
+def scenario_floor(report: EvalReport) -> float:
+    return min(c / n for c, n in report.per_scenario().values())
+
+
+def test_dev_cases_descriptions_only(router: EmbeddedRouter, shared_dir: Path) -> None:
+    report = dev_report(router, shared_dir, shared_dir / "dev-evals" / "suites.json")
+    assert report.accuracy >= 0.75
+    assert scenario_floor(report) >= 0.6  # every scenario keeps working, not just the average
+
+
+def test_dev_cases_with_blind_generated_examples(router: EmbeddedRouter, shared_dir: Path) -> None:
+    report = dev_report(router, shared_dir, REPO / "evals" / "generated" / "dev-suites.json")
+    assert report.accuracy >= 0.88
+    assert scenario_floor(report) >= 0.7
+
+
+def test_held_out_train_suites(router: EmbeddedRouter) -> None:
+    train = REPO / "evals" / "train"
+    report = run_cases(
+        router.classify_sync, load_cases(train / "cases.jsonl", load_suites(train / "suites.json"))
+    )
+    print(report.to_text())
+    assert report.accuracy >= 0.71
+
+
+@pytest.mark.parametrize(
+    ("routes", "floor", "oos_floor"),
+    [("clinc150-descriptions.json", 0.55, 0.35), ("generated/clinc150-routes.json", 0.6, 0.7)],
+)
+def test_clinc150_val(
+    router: EmbeddedRouter, shared_dir: Path, tmp_path: Path, routes: str, floor: float, oos_floor: float
+) -> None:
     lines = (shared_dir / "dev-evals" / "clinc150-val.jsonl").read_text("utf-8").splitlines()
-    routes = json.loads((REPO / "evals" / "clinc150-routes.json").read_text("utf-8"))
     # Every 4th utterance keeps the test quick; in- and out-of-scope stay in proportion.
-    rows = convert(lines, routes)[::4]
+    rows = convert(lines, json.loads((REPO / "evals" / routes).read_text("utf-8")))[::4]
     path = tmp_path / "clinc.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = run_cases(router.classify_sync, load_cases(path))
     print(report.to_text())
-    assert report.accuracy >= CLINC_FLOOR
+    assert report.accuracy >= floor
+    correct, total = report.per_scenario()["out_of_scope"]
+    assert correct / total >= oos_floor
+
+
+def test_leave_one_suite_out_with_generated_examples(shared_dir: Path) -> None:
+    """The protocol of docs/routing.md: constants re-chosen without each held-out suite."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "loso_eval.py"),
+            str(shared_dir / "dev-evals" / "cases.jsonl"),
+            str(REPO / "evals" / "generated" / "dev-suites.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    print(out)
+    line = next(x for x in out.splitlines() if x.startswith("leave-one-suite-out"))
+    assert float(line.split(":")[1].split("%")[0]) >= 88.0
