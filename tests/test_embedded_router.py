@@ -353,3 +353,11 @@ def test_head_sentence_of_long_turns_only() -> None:
     quoted = 'here is the next paragraph: "The rain had not stopped for three days, and the roads were gone."'
     assert head_sentence(quoted, 40) is None  # short enough to be read whole
     assert head_sentence("can you check this for me. " + "it rained all day and night " * 2, 40) is None
+
+
+@pytest.mark.parametrize("greeting", ["hello", "hi there", "hey, how's it going?"])
+def test_small_talk_is_no_route(router: EmbeddedRouter, greeting: str) -> None:
+    # MiniLM puts "hello" next to "code generation" ("hello world"): the small-talk rule decides first.
+    result = router.classify_sync([user(greeting)], SEED_ROUTES)
+    assert result.route is None
+    assert str(result.details["reason"]).startswith("acknowledgement")

@@ -9,7 +9,7 @@ How a decision is made (docs/routing.md, "How the embedded router works"):
 3. The latest user turn decides; the previous user turn adds its scores with a small weight, which
    carries elliptical follow-ups ("now in Go") and barely moves a turn that stands on its own.
 4. The best route wins if its score reaches the threshold; else no route. A short turn that reads as
-   closing the thread ("thanks, that worked") is no route whatever came before.
+   closing the thread ("thanks, that worked") or as small talk ("hi there") is no route whatever came before.
 
 Every constant is in `Settings`, with the data it was chosen on (docs/routing.md, "Where the numbers
 come from"). Only the latest turn usually needs the encoder: earlier turns and anchors are cached.
@@ -130,7 +130,7 @@ class EmbeddedRouter:
         rs = self._route_set(routes)
         details: dict[str, object] = {}
         if short and self._closes_thread(rs, latest, latest_pieces, vectors):
-            details["reason"] = "acknowledgement: the turn closes the thread"
+            details["reason"] = "acknowledgement: the turn closes the thread, or is small talk"
             return Classification(route=None, backend=self.name, details=details)
         latest_z = self._turn_z(rs, latest, vectors)
         scores = latest_z.copy()

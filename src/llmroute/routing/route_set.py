@@ -36,7 +36,7 @@ class Library:
 
     topic_texts: tuple[str, ...]  # "name: description" per topic
     topic_examples: tuple[tuple[str, ...], ...]
-    acknowledgements: tuple[str, ...]
+    acknowledgements: tuple[str, ...]  # closings ("thanks, that worked") and small talk ("hi there")
     reference: tuple[str, ...]  # ordinary requests of every kind: the baseline (topic examples first)
 
     def topic_rows(self, topic: int) -> range:
@@ -55,7 +55,7 @@ def load_library() -> Library:
     return Library(
         topic_texts=tuple(f"{route_name_text(t['name'])}: {t['description']}" for t in topics),
         topic_examples=examples,
-        acknowledgements=tuple(background["acknowledgement"]),
+        acknowledgements=tuple(background["acknowledgement"] + background["small_talk"]),
         reference=tuple(e for group in examples for e in group) + tuple(background["reference"]),
     )
 
