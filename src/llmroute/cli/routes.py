@@ -16,6 +16,7 @@ import yaml
 
 from llmroute.cli.validate import allow_missing_env_option, load_for_command
 from llmroute.config import LoadedConfig
+from llmroute.providers.client import UpstreamClient
 from llmroute.proxy.targets import Targets
 from llmroute.routing.examples.generator import Generator, GeneratorError
 from llmroute.routing.examples.prompt import route_set_key
@@ -84,8 +85,6 @@ async def _expand(config: LoadedConfig, model: str, count: int) -> Examples:
     cfg = config.raw.routing.router.examples
     store = ExampleStore(cfg.cache_dir if cfg else None, shared_redis_url(config))
     key = route_set_key(config.routes)
-    from llmroute.providers.client import UpstreamClient
-
     client = UpstreamClient(config.raw.listener.timeout)
     await client.start()
     try:
