@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import RunningGateway
 from fakes.generator import FakeGenerator
+from fakes.providers import wait_until
 from llmroute.cli import main
 from llmroute.config import ConfigError, load_config, load_config_text
 
@@ -85,12 +86,7 @@ def examples_status(gateway: RunningGateway) -> str:
 
 
 def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_until(predicate, timeout)
 
 
 def example_sets(gateway: RunningGateway, result: str) -> float:
