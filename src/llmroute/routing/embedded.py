@@ -160,6 +160,11 @@ class EmbeddedRouter:
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def forget_route_sets(self) -> None:
+        """Drop the built route sets (after `settings` changed); embedded texts stay cached."""
+        with self._lock:
+            self._route_sets.clear()
+
     # -- scoring ----------------------------------------------------------------------------------
 
     def _turn_z(self, rs: RouteSet, turn: str, vectors: dict[str, np.ndarray]) -> np.ndarray:

@@ -30,6 +30,7 @@ class EvalCase:
     expected: str | None
     scenario: str
     routes: tuple[Route, ...]
+    suite: str | None = None  # the suite its routes came from, if any (leave-one-suite-out)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ def load_cases(
                 expected=expected,
                 scenario=str(row.get("scenario") or "unspecified"),
                 routes=routes,
+                suite=str(row["suite"]) if "suite" in row and "routes" not in row else None,
             )
         )
     if not cases:
