@@ -86,6 +86,14 @@ class ModelProvider(Strict):
     # Azure OpenAI's `api-version` query parameter.
     api_version: str | None = None
     routing_preferences: list[InlinePreference] | None = None
+    # Deployments (several entries sharing one `name`, docs/deploy.md#several-deployments-of-one-model):
+    # this entry's share of the model's traffic, an optional label for metrics and logs (never a key),
+    # and an optional per-process request budget (a deployment over it is skipped like a cooling one).
+    weight: float = Field(default=1.0, gt=0)
+    deployment_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/#@-]+$"
+    )
+    requests_per_minute: int | None = Field(default=None, gt=0)
 
     @field_validator("model")
     @classmethod
@@ -218,11 +226,25 @@ class RouterConfig(Strict):
         return self
 
 
+class LoadBalancing(Strict):
+    """How requests spread over the deployments of one model (entries sharing a `name`)."""
+
+    strategy: Literal["weighted", "least_in_flight"] = "weighted"
+    # A deployment that fails (5xx, timeout, connect error) rests this long; a 429 rests for its Retry-After.
+    failure_cooldown: Duration = 10.0
+
+    @field_validator("failure_cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
 class Routing(Strict):
     session_ttl_seconds: int = Field(default=600, gt=0)
     session_max_entries: int = Field(default=10000, gt=0)
     session_store: SessionStore = Field(default_factory=SessionStore)
     router: RouterConfig = Field(default_factory=RouterConfig)
+    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
 
 
 # --- observability -------------------------------------------------------------------------------

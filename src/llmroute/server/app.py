@@ -128,6 +128,11 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
             decision = await gateway.decisions.decide(body, conversation, session_id_from(headers))
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
+        if not decision.models:
+            # The same 400 the proxy gives for this request (docs/decisions.md), not a 200 with an error.
+            raise ApiError(
+                400, decision.model_error or "No model could be chosen for this request", "model_not_found"
+            )
         if governance is not None:
             decision = governance.authorize(scope, decision)
         trace_id = trace_id_for(headers)
