@@ -86,13 +86,13 @@ class ModelProvider(Strict):
     # Azure OpenAI's `api-version` query parameter.
     api_version: str | None = None
     routing_preferences: list[InlinePreference] | None = None
-    # Deployments (several entries sharing one `name`, docs/deploy.md#several-deployments-of-one-model):
-    # this entry's share of the model's traffic, an optional label for metrics and logs (never a key),
-    # and an optional per-process request budget (a deployment over it is skipped like a cooling one).
+    # Deployments are entries sharing one `name` (docs/deploy.md). This one's share of the model's traffic.
     weight: float = Field(default=1.0, gt=0)
+    # Its label in metrics, logs and cooldowns (never a key); default: the model name, numbered #1, #2...
     deployment_id: str | None = Field(
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/#@-]+$"
     )
+    # Requests per minute this gateway process sends it; past that it is skipped like a cooling one.
     requests_per_minute: int | None = Field(default=None, gt=0)
 
     @field_validator("model")
@@ -229,6 +229,7 @@ class RouterConfig(Strict):
 class LoadBalancing(Strict):
     """How requests spread over the deployments of one model (entries sharing a `name`)."""
 
+    # weighted: random, in proportion to `weight`; least_in_flight: fewest requests waiting per unit of weight.
     strategy: Literal["weighted", "least_in_flight"] = "weighted"
     # A deployment that fails (5xx, timeout, connect error) rests this long; a 429 rests for its Retry-After.
     failure_cooldown: Duration = 10.0
