@@ -271,6 +271,20 @@ class Tracing(Strict):
         return value
 
 
+# --- routing console ------------------------------------------------------------------------------
+
+
+class Console(Strict):
+    """The routing console in the browser at /console (docs/console.md)."""
+
+    # Off by default. With `auth` keys configured, only keys with `admin: true` may use it.
+    enabled: bool = False
+    # Show each recent request's last user message in the live view (off: metadata only).
+    show_content: bool = False
+    # How many recent requests the live view keeps (per gateway process).
+    recent: int = Field(default=200, ge=1, le=10000)
+
+
 # --- the document --------------------------------------------------------------------------------
 
 
@@ -289,6 +303,7 @@ class Config(Strict):
     guardrails: governance.Guardrails | None = None
     limits: governance.Limits | None = None
     shared_state: governance.SharedState | None = None
+    console: Console = Field(default_factory=Console)
 
     @model_validator(mode="after")
     def _governance_cross_check(self) -> Config:

@@ -127,7 +127,12 @@ def _walk(model: type[BaseModel], prefix: str, out: list[Row]) -> None:
     comments = _field_comments(model)
     for name, field in model.model_fields.items():
         path = f"{prefix}.{name}" if prefix else name
-        text = comments.get(name) or NOTES.get(path, "") or _generic_note(name, field)
+        text = (
+            comments.get(name)
+            or NOTES.get(path, "")
+            or _model_doc(field.annotation)
+            or _generic_note(name, field)
+        )
         out.append(Row(path, _type_text(field.annotation), _default_text(field), text))
         for suffix, child in _children(field.annotation):
             _walk(child, path + suffix, out)
@@ -145,6 +150,14 @@ _GENERIC = {
     "headers": "Extra headers sent with each call.",
     "timeout_ms": "Bound on each call, in milliseconds.",
 }
+
+
+def _model_doc(annotation: Any) -> str:
+    """The first line of a nested model's own docstring."""
+    found = _children(annotation)
+    if len(found) == 1 and found[0][1].__doc__:
+        return found[0][1].__doc__.strip().splitlines()[0]
+    return ""
 
 
 def _generic_note(name: str, field: FieldInfo) -> str:

@@ -20,7 +20,7 @@ from llmroute.config.models import InlinePreference, RoutingPreference
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
 from llmroute.observability.hot_metrics import HotCounter
-from llmroute.observability.record import note_decision
+from llmroute.observability.record import note_decision, note_prompt
 from llmroute.ranking.rank import rank
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
@@ -168,6 +168,7 @@ class DecisionService:
     ) -> Decision:
         """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded)."""
         started = time.perf_counter()
+        note_prompt(conversation)  # a no-op unless the routing console shows content
         routes = self.inline_routes(body)
         if routes is None:
             routes = self.config.routes

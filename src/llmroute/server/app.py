@@ -184,6 +184,7 @@ def hot_endpoints() -> dict[str, HotEndpoint]:
 
 def routes() -> list[Route]:
     """Everything else, through Starlette: GET endpoints; other methods on the hot paths get a 405."""
+    from llmroute.console.pages import console_routes
     from llmroute.ranking.admin import metrics_models_endpoint
 
     return [
@@ -192,6 +193,7 @@ def routes() -> list[Route]:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
+        *console_routes(),  # /console (off unless console.enabled: then 404)
         # GatewayApp answers POSTs to these paths; the routes are here so that another method gets a 405.
         *(Route(path, hot_path_elsewhere, methods=["POST"]) for path in hot_endpoints()),
     ]
