@@ -87,7 +87,8 @@ podman build --network=host --format docker --build-arg "BASE_IMAGE=$BASE_TAG" "
     -t "$IMAGE_TAG" -f Dockerfile . >"$ARTIFACTS/build.log" 2>&1 \
     || { tail -30 "$ARTIFACTS/build.log" >&2; exit 1; }
 step "built in $(($(date +%s) - started))s"
-podman image prune -f >/dev/null 2>&1 || true  # the build stage's leftovers; the cached base stays
+# Leftover build stages are the layer cache of the next run; drop only those older than a week.
+podman image prune -f --filter until=168h >/dev/null 2>&1 || true
 
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE_TAG")
 size_mb=$((size / 1000 / 1000))
@@ -156,6 +157,8 @@ answer, headers = post(
 )
 assert answer["choices"][0]["message"]["content"] == "echo: Write a haiku about autumn", answer
 assert headers["x-llmroute-route"] == "creative_writing", headers
+with urllib.request.urlopen(url + "/metrics", timeout=10) as response:  # two workers, one exposition
+    assert b'llmroute_requests_total{endpoint="/v1/chat/completions"' in response.read()
 print(f"image-test: decision {decision['route']} -> {decision['models']}; proxy {headers['x-llmroute-model']}")
 PY
 
@@ -164,4 +167,4 @@ podman healthcheck run "$name" >/dev/null 2>&1 \
     || { echo "image-test: FAILED: the image's HEALTHCHECK failed" >&2; exit 1; }
 whoami_in=$(podman exec "$name" id -u)
 [ "$whoami_in" != "0" ] || { echo "image-test: FAILED: the gateway runs as root" >&2; exit 1; }
-step "OK (healthz, readyz, decision, proxy, HEALTHCHECK, non-root uid $whoami_in, ${size_mb} MB)"
+step "OK (healthz, readyz, decision, proxy, metrics, HEALTHCHECK, non-root uid $whoami_in, ${size_mb} MB)"
