@@ -203,6 +203,20 @@ class SessionStore(Strict):
         return self
 
 
+class LoadBalancing(Strict):
+    """How requests spread over the deployments of one model (entries sharing a `name`)."""
+
+    # weighted: random, in proportion to `weight`; least_in_flight: fewest requests waiting per unit of weight.
+    strategy: Literal["weighted", "least_in_flight"] = "weighted"
+    # A deployment that fails (5xx, timeout, connect error) rests this long; a 429 rests for its Retry-After.
+    failure_cooldown: Duration = 10.0
+
+    @field_validator("failure_cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
 class RouterConfig(Strict):
     type: Literal["embedded", "arch_router", "cascade"] = "embedded"
     # embedded
@@ -226,26 +240,13 @@ class RouterConfig(Strict):
         return self
 
 
-class LoadBalancing(Strict):
-    """How requests spread over the deployments of one model (entries sharing a `name`)."""
-
-    # weighted: random, in proportion to `weight`; least_in_flight: fewest requests waiting per unit of weight.
-    strategy: Literal["weighted", "least_in_flight"] = "weighted"
-    # A deployment that fails (5xx, timeout, connect error) rests this long; a 429 rests for its Retry-After.
-    failure_cooldown: Duration = 10.0
-
-    @field_validator("failure_cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
 class Routing(Strict):
     session_ttl_seconds: int = Field(default=600, gt=0)
+    # Deployments of one model (entries sharing a `name`): how requests spread over them.
+    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
     session_max_entries: int = Field(default=10000, gt=0)
     session_store: SessionStore = Field(default_factory=SessionStore)
     router: RouterConfig = Field(default_factory=RouterConfig)
-    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
 
 
 # --- observability -------------------------------------------------------------------------------

@@ -65,6 +65,10 @@ UPSTREAM_ERRORS = Counter(
 FAILOVERS = Counter(
     "llmroute_failovers_total", "Requests that moved on to the next candidate", ["from_model", "reason"]
 )
+COOLDOWNS = Counter("llmroute_cooldowns_total", "Models put in cooldown after a 429/5xx", ["model"])
+TOKENS = Counter(
+    "llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"]
+)  # input|output
 # Deployments of one model (entries sharing a `name`; proxy/deployments.py). The deployment label is
 # the entry's deployment_id or its model name, never a key.
 DEPLOYMENT_REQUESTS = Counter(
@@ -78,10 +82,6 @@ DEPLOYMENT_IN_FLIGHT = Gauge(
     ["model", "deployment"],
     multiprocess_mode="livesum",
 )
-COOLDOWNS = Counter("llmroute_cooldowns_total", "Models put in cooldown after a 429/5xx", ["model"])
-TOKENS = Counter(
-    "llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"]
-)  # input|output
 
 METRIC_SOURCE_REFRESH_FAILURES = Counter(
     "llmroute_metric_source_refresh_failures_total", "Failed refreshes of cost/latency sources", ["source"]
