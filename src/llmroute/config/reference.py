@@ -93,6 +93,9 @@ NOTES: dict[str, str] = {
     "routing.router.max_context_tokens": "Conversation budget of the Arch-Router prompt.",
     "routing.router.max_concurrency": "Router calls in flight at once.",
     "routing.load_balancing": "Deployments of one model (entries sharing a `name`).",
+    # (a key of the agents work: explained here so the page stays complete when both are merged)
+    "routing.agent_sessions.enabled": "Pin a coding agent's session by the id its client sends "
+    "(Claude Code, Codex); off: only X-Model-Affinity / X-Session-Id pin.",
     "tracing": "OpenTelemetry tracing over OTLP/HTTP (docs/observability.md).",
     "auth": "Gateway API keys (docs/governance.md).",
     "auth.keys": "The keys clients send (`Authorization: Bearer` or `x-api-key`).",
