@@ -15,6 +15,7 @@ Off (404) unless `console.enabled`. With `auth` keys configured every call needs
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
@@ -29,7 +30,7 @@ from llmroute.config.models import RoutingPreference
 from llmroute.governance.auth import caller_key
 from llmroute.observability import recent
 from llmroute.ranking.rank import rank
-from llmroute.routing.eval import EvalInputError, load_cases, run_cases_async
+from llmroute.routing.eval import EvalInputError, EvalReport, load_cases, run_cases_async
 from llmroute.routing.types import Route
 from llmroute.server.app import gateway_of, read_json
 from llmroute.server.errors import ApiError
@@ -212,7 +213,12 @@ async def eval_endpoint(request: Request) -> Response:
             raise ApiError(400, str(exc).replace(path, "upload")) from None
     finally:
         os.unlink(path)
-    report = await run_cases_async(gateway.router, cases)
+    # One case at a time, yielding between them: the embedded router answers without awaiting anything,
+    # so a long upload would otherwise hold the event loop (and every request) until it is done.
+    report = EvalReport()
+    for case in cases:
+        report.results.extend((await run_cases_async(gateway.router, [case])).results)
+        await asyncio.sleep(0)
     return json_response(report.to_json())
 
 
