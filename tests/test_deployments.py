@@ -243,3 +243,24 @@ def test_least_in_flight_prefers_the_idle_deployment() -> None:
     balancer.started(west)
     assert balancer.plan("openai/gpt-4o").states[0].target.deployment == "east"
     balancer.finished(west, "ok")
+
+
+def test_a_stream_fails_over_to_the_other_deployment(make_setup) -> None:  # type: ignore[no-untyped-def]
+    setup = make_setup(weight_a=1000, weight_b=0.001)  # east first, practically always
+    setup.a.script(Fail(502))
+    with setup.http.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as response:
+        assert response.status_code == 200
+        text = response.read().decode()
+    assert "Hello" in text and "[DONE]" in text
+    assert len(setup.a.requests) == 1 and len(setup.b.requests) == 1
+
+
+def test_a_429_rests_only_that_deployment_for_its_retry_after(make_setup) -> None:  # type: ignore[no-untyped-def]
+    setup = make_setup(weight_a=1000, weight_b=0.001)
+    setup.a.script(Fail(429, headers={"Retry-After": "30"}))
+    for _ in range(5):
+        assert setup.http.post("/v1/chat/completions", json=CHAT).status_code == 200
+    assert len(setup.a.requests) == 1  # resting for 30 s
+    assert len(setup.b.requests) == 5
+    resting = setup.gateway.gateway.proxy.cooldowns.snapshot()
+    assert set(resting) == {"east"} and 25 < resting["east"] <= 30
