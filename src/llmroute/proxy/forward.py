@@ -203,8 +203,7 @@ class Proxy:
             try:
                 reply = await self.send(target, url, headers, payload)
                 if reply.status == 429 or reply.status >= 500:
-                    attempt = await self._retryable_status(rest_key, reply, secrets)
-                    attempt = Attempt(model, attempt.kind, attempt.reason, attempt.retry_after)
+                    attempt = await self._retryable_status(model, reply, secrets, rest_key)
                     outcome = None  # counted below, with the failure
                 elif reply.status < 200 or 300 <= reply.status < 400:
                     reply.close()  # redirects are not followed: a provider moved is a broken provider
@@ -295,7 +294,10 @@ class Proxy:
 
     # --- outcomes --------------------------------------------------------------------------------
 
-    async def _retryable_status(self, model: str, reply: Reply, secrets: tuple[str, ...]) -> Attempt:
+    async def _retryable_status(
+        self, model: str, reply: Reply, secrets: tuple[str, ...], rest_key: str | None = None
+    ) -> Attempt:
+        """A 429 or 5xx: why, and for a 429 a rest for `rest_key` (the model, or one deployment of it)."""
         try:
             data = await reply.read()
         except UpstreamError:
@@ -305,7 +307,7 @@ class Proxy:
         message = redact(error_message_from(data, reply.status), secrets)[:300]
         if reply.status == 429:
             seconds = cooldown_seconds(reply.headers)
-            await self.cooldowns.cool(model, seconds)
+            await self.cooldowns.cool(rest_key or model, seconds)
             metrics.COOLDOWNS.labels(model=model).inc()
             reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
             return Attempt(model, "status_429", reason, seconds)
