@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv system-deps bench bench-soak clean
+.PHONY: run test lint fmt venv system-deps bench bench-soak docs image-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -44,6 +44,15 @@ bench: $(STAMP)
 ## bench-soak: RSS of a gateway with the embedded model loaded over a 100k-request soak
 bench-soak: $(STAMP)
 	$(BIN)/python bench/proxy_bench.py --soak $(BENCH_ARGS)
+
+## docs: regenerate docs/configuration.md from the pydantic schema (tests/test_config_reference.py checks it)
+docs: $(STAMP)
+	$(BIN)/python -m llmroute.config.reference > docs/configuration.md
+
+## image-test: build the Dockerfile with podman on a locally made Debian base, run it, check /healthz and a
+## decision (scripts/image-test.sh; installs podman, runc, mmdebstrap as root; base cached in ~/.cache)
+image-test:
+	@bash scripts/image-test.sh
 
 system-deps:
 	@bash scripts/system-deps.sh

@@ -107,6 +107,24 @@ def test_init_writes_a_config_that_validates(tmp_path: Path) -> None:
     assert run("validate", str(path))[0] == 0
 
 
+@pytest.mark.parametrize(
+    ("prompt", "route"),
+    [
+        ("Write a haiku about autumn", "creative_writing"),
+        ("Write a Python function to sort a list", "code_generation"),
+        ("Prove that the square root of 2 is irrational", "complex_reasoning"),
+        ("Give me three tips for sleeping better", "general"),
+    ],
+)
+def test_init_starter_routes_route_its_own_examples(tmp_path: Path, prompt: str, route: str) -> None:
+    # The starter's comment promises these decisions; `llmroute route` is how a new user checks them.
+    path = tmp_path / "llmroute.yaml"
+    assert run("init", str(path))[0] == 0
+    code, out, _ = run("route", str(path), prompt)
+    assert code == 0
+    assert json.loads(out)["route"] == route
+
+
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     path = tmp_path / "llmroute.yaml"
     path.write_text("mine\n")

@@ -397,9 +397,10 @@ def test_duplicate_model_and_name_and_route() -> None:
           - {name: code, description: b, models: [openai/gpt-4o]}
         """
     )
+    # A shared `name` makes deployments of one model (tests/test_deployments.py): not an error any more.
     assert lines == [
-        "model_providers[1].model: duplicate model 'openai/gpt-4o' (declared twice)",
-        "model_providers[2].name: duplicate name 'main' (also model_providers[0])",
+        "model_providers[1].model: duplicate model 'openai/gpt-4o' (declared twice; to spread load over "
+        "several deployments of one model, give the entries the same `name`)",
         "routing_preferences[1].name: duplicate route name 'code' (also routing_preferences[0])",
     ]
 

@@ -97,12 +97,13 @@ def test_wrong_method_is_405_json(gw) -> None:  # type: ignore[no-untyped-def]
     assert_openai_error(httpx.get(gw.url + CHAT), 405)
 
 
-def test_unknown_model_is_reported_not_failed(gw) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_model_is_the_same_400_as_the_proxy(gw) -> None:  # type: ignore[no-untyped-def]
     body = {"model": "gpt-99", "messages": [{"role": "user", "content": "what's the weather like"}]}
-    data = httpx.post(gw.url + CHAT, json=body).json()
-    assert data["model"] == "none"
-    assert data["fallback_model"] is None
-    assert "gpt-99" in data["error"]
+    decision = assert_openai_error(httpx.post(gw.url + CHAT, json=body), 400)
+    proxied = assert_openai_error(httpx.post(gw.url + "/v1/chat/completions", json=body), 400)
+    assert decision == proxied
+    assert decision["code"] == "model_not_found"
+    assert "Model 'gpt-99' not found in configured providers" in decision["message"]
 
 
 def test_health_and_ready(gw) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ model_providers:
   - model: echo/fast
     default: true             # used when no route matches and the request names no model
   - model: echo/smart
+  - model: echo/creative
 
   # Real providers: uncomment, export the key, and list them in the routes below.
   # - model: openai/gpt-4o-mini
@@ -36,6 +37,9 @@ model_providers:
   #   base_url: https://llm.mycorp.internal
   #   provider_interface: openai
   #   access_key: ${MYCORP_KEY}
+  # Two entries with the same `name` are two deployments of one model (keys, regions); `weight` splits load:
+  # - {model: openai/gpt-4o, name: gpt-4o, access_key: $OPENAI_KEY_EU, weight: 2}
+  # - {model: openai/gpt-4o, name: gpt-4o, access_key: $OPENAI_KEY_US, weight: 1}
 
 # Stable names for clients: `"model": "fast-model"` goes to the target.
 model_aliases:
@@ -44,14 +48,25 @@ model_aliases:
 
 # Preference-aligned routing: the router matches each request to a description (plain English).
 # A matched route uses its models in order (or ranked by selection_policy.prefer: cheapest | fastest,
-# which need a model_metrics_sources entry).
+# which need a model_metrics_sources entry). Describe what requests are about, one job per route.
+# Try them without a server (prints the decision as JSON):
+#   llmroute route llmroute.yaml "Write a haiku about autumn"          -> creative_writing
+#   llmroute route llmroute.yaml "Write a Python function to sort a list" -> code_generation
+#   llmroute route llmroute.yaml "thanks!"                             -> no route: the default model
+# and measure a set of cases with `llmroute eval llmroute.yaml cases.jsonl` (docs/routing.md).
 routing_preferences:
   - name: code_generation
-    description: writing new code, functions, scripts, or boilerplate in a programming language
+    description: writing, fixing or explaining code, functions, scripts and SQL queries in a programming language
     models: [echo/smart, echo/fast]
   - name: complex_reasoning
-    description: multi-step analysis, math problems, comparing trade-offs, and logical reasoning
+    description: "math problems: algebra, calculus, proofs and equations; logic puzzles; step-by-step analysis of trade-offs"
     models: [echo/smart]
+  - name: creative_writing
+    description: poems, haiku, short stories, song lyrics and other creative writing
+    models: [echo/creative, echo/smart]
+  - name: general
+    description: general questions, facts, everyday advice, summaries and casual conversation
+    models: [echo/fast]
 
 routing:
   session_ttl_seconds: 600    # X-Model-Affinity / X-Session-Id pins last this long when idle

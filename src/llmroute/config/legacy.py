@@ -36,6 +36,10 @@ def normalise_document(doc: dict[str, Any], errors: list[str], warnings: list[st
     listeners = doc.get("listeners")
     if isinstance(listeners, dict):
         doc["listeners"] = _listeners_from_object(listeners, errors)
+        warnings.append(
+            "listeners: the {egress_traffic: {...}} form is deprecated; write a list: "
+            "listeners: [{name: model_listener, type: model, address: 0.0.0.0, port: 12000}]"
+        )
     # An empty top-level section (`model_aliases:` with nothing under it) means "none", not an error.
     for key in ("listeners", "model_aliases", "routing_preferences", "model_metrics_sources", "routing"):
         if key in doc and doc[key] is None:

@@ -73,7 +73,8 @@ def load_config_text(
         model_refs=tables.model_refs,
         routes=routes,
         aliases=aliases,
-        default_model=validate.default_model(config),
+        default_model=validate.default_model(config, tables),
+        deployments={model: tuple(group) for model, group in tables.deployments.items()},
         warnings=tuple(warnings),
         source_path=source_path,
     )

@@ -86,6 +86,14 @@ class ModelProvider(Strict):
     # Azure OpenAI's `api-version` query parameter.
     api_version: str | None = None
     routing_preferences: list[InlinePreference] | None = None
+    # Deployments are entries sharing one `name` (docs/deploy.md). This one's share of the model's traffic.
+    weight: float = Field(default=1.0, gt=0)
+    # Its label in metrics, logs and cooldowns (never a key); default: the model name, numbered #1, #2...
+    deployment_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/#@-]+$"
+    )
+    # Requests per minute this gateway process sends it; past that it is skipped like a cooling one.
+    requests_per_minute: int | None = Field(default=None, gt=0)
 
     @field_validator("model")
     @classmethod
@@ -204,6 +212,7 @@ class RouteExamples(Strict):
 
     # the declared model that writes examples (its full name, `name` or bare id); unset: include only
     generator: str | None = None
+    # examples asked for per route
     per_route: int = Field(default=12, ge=3, le=50)
     # one JSON file per route set, kept across restarts; unset: memory (and Redis, when configured)
     cache_dir: str | None = None
@@ -219,13 +228,28 @@ class RouteExamples(Strict):
     retry_seconds: float = Field(default=30.0, gt=0)
 
 
+class LoadBalancing(Strict):
+    """How requests spread over the deployments of one model (entries sharing a `name`)."""
+
+    # weighted: random, in proportion to `weight`; least_in_flight: fewest requests waiting per unit of weight.
+    strategy: Literal["weighted", "least_in_flight"] = "weighted"
+    # A deployment that fails (5xx, timeout, connect error) rests this long; a 429 rests for its Retry-After.
+    failure_cooldown: Duration = 10.0
+
+    @field_validator("failure_cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
 class RouterConfig(Strict):
     type: Literal["embedded", "arch_router", "cascade"] = "embedded"
     # embedded
     model_path: str | None = None
     tokenizer_path: str | None = None
-    # the z-score the best route needs (routes with examples / descriptions only); unset: the defaults
+    # embedded: the z-score the best route needs when it has examples (default 2.25, docs/routing.md)
     threshold: float | None = None
+    # embedded: the z-score the best route needs with descriptions only (default 1.25)
     threshold_descriptions: float | None = None
     # arch_router (also used by cascade)
     base_url: str | None = None
@@ -256,6 +280,8 @@ class AgentSessions(Strict):
 
 class Routing(Strict):
     session_ttl_seconds: int = Field(default=600, gt=0)
+    # Deployments of one model (entries sharing a `name`): how requests spread over them.
+    load_balancing: LoadBalancing = Field(default_factory=LoadBalancing)
     session_max_entries: int = Field(default=10000, gt=0)
     session_store: SessionStore = Field(default_factory=SessionStore)
     router: RouterConfig = Field(default_factory=RouterConfig)
@@ -285,6 +311,20 @@ class Tracing(Strict):
         return value
 
 
+# --- routing console ------------------------------------------------------------------------------
+
+
+class Console(Strict):
+    """The routing console in the browser at /console (docs/console.md)."""
+
+    # Off by default. With `auth` keys configured, only keys with `admin: true` may use it.
+    enabled: bool = False
+    # Show each recent request's last user message in the live view (off: metadata only).
+    show_content: bool = False
+    # How many recent requests the live view keeps (per gateway process).
+    recent: int = Field(default=200, ge=1, le=10000)
+
+
 # --- the document --------------------------------------------------------------------------------
 
 
@@ -303,6 +343,7 @@ class Config(Strict):
     guardrails: governance.Guardrails | None = None
     limits: governance.Limits | None = None
     shared_state: governance.SharedState | None = None
+    console: Console = Field(default_factory=Console)
 
     @model_validator(mode="after")
     def _governance_cross_check(self) -> Config:

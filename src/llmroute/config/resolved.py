@@ -12,6 +12,16 @@ from llmroute.config.models import Config, ModelProvider
 from llmroute.routing.types import Route
 
 
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One provider entry serving a model. `id` labels it in metrics, logs and cooldowns: the
+    entry's `deployment_id`, else its model name (numbered `#1`, `#2` when a model has several);
+    never a key."""
+
+    id: str
+    entry: ModelProvider
+
+
 @dataclass(frozen=True)
 class LoadedConfig:
     raw: Config
@@ -27,6 +37,8 @@ class LoadedConfig:
     # non-fatal findings (deprecations, migrations) to log at startup
     warnings: tuple[str, ...] = field(default_factory=tuple)
     source_path: str | None = None
+    # full name -> its deployments in declaration order (several when entries share a `name`)
+    deployments: dict[str, tuple[Deployment, ...]] = field(default_factory=dict)
 
     def resolve_model(self, ref: str | None) -> str | None:
         """The full model name a client's `model` refers to, or None if it names nothing we serve."""
@@ -46,6 +58,14 @@ class LoadedConfig:
         if entry is not None:
             return entry
         return self.wildcards.get(model.partition("/")[0])
+
+    def deployments_of(self, model: str) -> tuple[Deployment, ...]:
+        """Where a full model name can be served: its deployments, or the wildcard entry of its provider."""
+        found = self.deployments.get(model)
+        if found:
+            return found
+        entry = self.provider_for(model)
+        return (Deployment(model, entry),) if entry is not None else ()
 
     def route(self, name: str) -> Route | None:
         for route in self.routes:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from llmroute.config.errors import at
 from llmroute.config.models import Config, ModelProvider, RoutingPreference
+from llmroute.config.resolved import Deployment
 from llmroute.providers.registry import NEEDS_BASE_URL, PROVIDERS
 from llmroute.routing.types import Route
 
@@ -45,6 +46,8 @@ class ModelTables:
     model_refs: dict[str, str] = field(default_factory=dict)
     # bare model ids declared by more than one provider -> their full names (not usable as a reference)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    # full name -> its deployments (one per entry; several when entries share a `name`)
+    deployments: dict[str, list[Deployment]] = field(default_factory=dict)
 
     def resolve(self, ref: str) -> str | None:
         full = self.model_refs.get(ref)
@@ -83,11 +86,17 @@ def check_listeners(config: Config, errors: list[str]) -> None:
 
 
 def build_model_tables(config: Config, errors: list[str]) -> ModelTables:
-    """Check each provider entry and index every way of naming a declared model."""
+    """Check each provider entry and index every way of naming a declared model.
+
+    Entries that share an explicit `name` are deployments of one model (keys, regions, base URLs):
+    the model is known by the first entry's full name, and every entry is one of its deployments.
+    """
     tables = ModelTables()
     by_name: dict[str, int] = {}
     defaults: list[int] = []
     bare: dict[str, list[str]] = {}
+    # a deployment's full name -> the model it serves (differs when a deployment is another provider's)
+    member_of: dict[str, str] = {}
     for index, entry in enumerate(config.model_providers):
         path: list[str | int] = ["model_providers", index]
         _check_provider(entry, path, errors)
@@ -97,28 +106,38 @@ def build_model_tables(config: Config, errors: list[str]) -> ModelTables:
                 errors.append(
                     at([*path, "default"], f"a wildcard model ({entry.model}) cannot be the default")
                 )
+        first = by_name.get(entry.name) if entry.name is not None else None
+        if first is not None:
+            _add_deployment(config, tables, member_of, first, index, errors)
+            bare.setdefault(entry.model_id, [])
+            canonical = config.model_providers[first].model
+            if canonical not in bare[entry.model_id]:
+                bare[entry.model_id].append(canonical)
+            continue
         if entry.is_wildcard:
             if entry.provider in tables.wildcards:
                 errors.append(at([*path, "model"], f"duplicate wildcard model '{entry.model}'"))
             tables.wildcards.setdefault(entry.provider, entry)
-        elif entry.model in tables.models:
-            errors.append(at([*path, "model"], f"duplicate model '{entry.model}' (declared twice)"))
+        elif entry.model in tables.models or entry.model in member_of:
+            errors.append(
+                at(
+                    [*path, "model"],
+                    f"duplicate model '{entry.model}' (declared twice; to spread load over several "
+                    "deployments of one model, give the entries the same `name`)",
+                )
+            )
         else:
             tables.models[entry.model] = entry
+            tables.deployments[entry.model] = [Deployment(entry.deployment_id or entry.model, entry)]
+            member_of[entry.model] = entry.model
             bare.setdefault(entry.model_id, []).append(entry.model)
         if entry.name is not None:
-            if entry.name in by_name:
-                errors.append(
-                    at(
-                        [*path, "name"],
-                        f"duplicate name '{entry.name}' (also model_providers[{by_name[entry.name]}])",
-                    )
-                )
-            elif entry.name != entry.model and _is_declared_full(config, entry.name):
+            if entry.name != entry.model and _is_declared_full(config, entry.name):
                 errors.append(
                     at([*path, "name"], f"name '{entry.name}' is already another model's full name")
                 )
-            by_name.setdefault(entry.name, index)
+            by_name[entry.name] = index
+    _check_deployment_ids(tables, errors)
     if len(defaults) > 1:
         first = defaults[0]
         for index in defaults[1:]:
@@ -132,15 +151,61 @@ def build_model_tables(config: Config, errors: list[str]) -> ModelTables:
     # Full names first, then names, then bare ids only where they are unambiguous.
     for full in tables.models:
         tables.model_refs[full] = full
+    for full, model in member_of.items():
+        tables.model_refs.setdefault(full, model)
     for entry in config.model_providers:
-        if entry.name and not entry.is_wildcard:
-            tables.model_refs.setdefault(entry.name, entry.model)
+        if entry.name and not entry.is_wildcard and entry.model in member_of:
+            tables.model_refs.setdefault(entry.name, member_of[entry.model])
     for model_id, fulls in bare.items():
         if len(fulls) == 1:
             tables.model_refs.setdefault(model_id, fulls[0])
         else:
             tables.ambiguous[model_id] = fulls
     return tables
+
+
+def _add_deployment(
+    config: Config,
+    tables: ModelTables,
+    member_of: dict[str, str],
+    first: int,
+    index: int,
+    errors: list[str],
+) -> None:
+    """model_providers[index] shares model_providers[first]'s name: one more deployment of that model."""
+    entry, lead = config.model_providers[index], config.model_providers[first]
+    path: list[str | int] = ["model_providers", index]
+    if entry.is_wildcard or lead.is_wildcard:
+        errors.append(
+            at(
+                [*path, "name"],
+                f"name '{entry.name}' is shared with model_providers[{first}], but a wildcard model "
+                "cannot be a deployment; deployments need concrete models",
+            )
+        )
+        return
+    model = lead.model
+    owner = member_of.get(entry.model)
+    if owner is not None and owner != model:
+        errors.append(at([*path, "model"], f"duplicate model '{entry.model}' (declared twice)"))
+        return
+    member_of[entry.model] = model
+    group = tables.deployments.setdefault(model, [])
+    if len(group) == 1 and group[0].entry.deployment_id is None:
+        # The first entry was a plain model until now: number it like the others.
+        group[0] = Deployment(f"{lead.model}#1", lead)
+    group.append(Deployment(entry.deployment_id or f"{entry.model}#{len(group) + 1}", entry))
+
+
+def _check_deployment_ids(tables: ModelTables, errors: list[str]) -> None:
+    seen: set[str] = set()
+    for model, group in tables.deployments.items():
+        for deployment in group:
+            if deployment.id in seen:
+                errors.append(
+                    at(["model_providers"], f"deployment_id '{deployment.id}' of {model} is used twice")
+                )
+            seen.add(deployment.id)
 
 
 def _is_declared_full(config: Config, name: str) -> bool:
@@ -167,10 +232,10 @@ def _check_provider(entry: ModelProvider, path: list[str | int], errors: list[st
         )
 
 
-def default_model(config: Config) -> str | None:
+def default_model(config: Config, tables: ModelTables) -> str | None:
     for entry in config.model_providers:
         if entry.default and not entry.is_wildcard:
-            return entry.model
+            return tables.model_refs.get(entry.model, entry.model)  # a deployment's model
     return None
 
 

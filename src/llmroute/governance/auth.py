@@ -30,6 +30,8 @@ log = logging.getLogger("llmroute.governance")
 # Where the middleware leaves the caller's key for the endpoints (Starlette's `request.state`).
 STATE_KEY = "llmroute_gateway_key"
 
+CONSOLE_ASSETS = frozenset(("/console", "/console/", "/console/console.js", "/console/console.css"))
+
 MISSING = "Missing API key: send your gateway key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
 INVALID = "Invalid API key"
 
@@ -56,7 +58,9 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 class KeyTable:
     def __init__(self, auth: Auth) -> None:
         self._by_digest: dict[bytes, GatewayKey] = {_digest(k.key): k for k in auth.keys}
-        self.open_paths = frozenset(auth.open_paths)
+        # The console's page and script hold no data (its API checks for an admin key), and a browser
+        # cannot send a key with a page load.
+        self.open_paths = frozenset(auth.open_paths) | CONSOLE_ASSETS
         # Every configured key, to scrub from anything echoed.
         self.secrets: tuple[str, ...] = tuple(k.key for k in auth.keys)
 

@@ -97,6 +97,8 @@ class GatewayKey(_Strict):
     # Models this key may use (full names, `provider/*`, or `*`); unset: every model.
     allowed_models: list[str] | None = None
     rate_limits: KeyRateLimits | None = None
+    # May use the routing console (/console): its API shows routes, decisions and provider state.
+    admin: bool = False
 
 
 DEFAULT_OPEN_PATHS = ("/healthz", "/readyz", "/metrics")

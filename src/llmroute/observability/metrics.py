@@ -84,6 +84,19 @@ COOLDOWNS = Counter("llmroute_cooldowns_total", "Models put in cooldown after a 
 TOKENS = Counter(
     "llmroute_tokens_total", "Tokens reported by upstream usage", ["model", "kind"]
 )  # input|output
+# Deployments of one model (entries sharing a `name`; proxy/deployments.py). The deployment label is
+# the entry's deployment_id or its model name, never a key.
+DEPLOYMENT_REQUESTS = Counter(
+    "llmroute_deployment_requests_total",
+    "Upstream attempts on a deployment of a model with several",
+    ["model", "deployment", "outcome"],
+)  # outcome: ok|status_4xx|status_429|status_5xx|timeout|connect|...
+DEPLOYMENT_IN_FLIGHT = Gauge(
+    "llmroute_deployment_in_flight",
+    "Upstream requests waiting on a deployment",
+    ["model", "deployment"],
+    multiprocess_mode="livesum",
+)
 
 METRIC_SOURCE_REFRESH_FAILURES = Counter(
     "llmroute_metric_source_refresh_failures_total", "Failed refreshes of cost/latency sources", ["source"]

@@ -15,7 +15,7 @@ from contextvars import Token
 from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llmroute.observability import metrics
+from llmroute.observability import metrics, recent
 from llmroute.observability.hot_metrics import HotCounter, HotHistogram
 from llmroute.observability.logs import log_request
 from llmroute.observability.record import RequestRecord, bind_record, unbind_record
@@ -122,6 +122,8 @@ class ObservabilityMiddleware:
         if span is not None and self.tracing is not None:
             self.tracing.finish_request(span, record, overhead)
         log_request(record, total, upstream, overhead, quiet=record.path in QUIET_PATHS)
+        if recent.RECENT is not None:  # the routing console's live view (off unless console.enabled)
+            recent.RECENT.observe(record, total)
 
 
 def _trace_headers(scope: Scope) -> tuple[str | None, str | None]:

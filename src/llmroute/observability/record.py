@@ -70,6 +70,8 @@ class RequestRecord:
     # governance decisions (keys, rate limits, guardrails): (event, attributes, perf_counter moment),
     # written as events on the request span. None until the first one (most requests have none).
     governance: list[tuple[str, dict[str, str], float]] | None = None
+    # The last user message, kept only when the routing console shows content (console.show_content).
+    prompt: str | None = None
 
     @property
     def traceparent(self) -> str:
@@ -141,6 +143,21 @@ def start_attempt(model: str, trace_id: str) -> UpstreamAttempt:
     )
     record.attempts.append(attempt)
     return attempt
+
+
+# Set by observability/recent.py when the console shows request content (console.show_content).
+KEEP_PROMPTS = False
+
+
+def note_prompt(conversation: Any) -> None:
+    """Keep the request's last user message for the console's live view (only when it shows content)."""
+    if not KEEP_PROMPTS:
+        return
+    record = _current.get()
+    if record is not None:
+        from llmroute.observability.recent import prompt_text
+
+        record.prompt = prompt_text(conversation)
 
 
 def note_governance(event: str, **attributes: str) -> None:

@@ -44,6 +44,11 @@ class MemoryCooldowns:
             return 0.0
         return left
 
+    def snapshot(self) -> dict[str, float]:
+        """What is resting now and for how many more seconds (for the console's live view)."""
+        now = self._clock()
+        return {model: round(until - now, 3) for model, until in self._until.items() if until > now}
+
     async def cool(self, model: str, seconds: float) -> None:
         seconds = min(max(seconds, 0.0), MAX_COOLDOWN_SECONDS)
         until = self._clock() + seconds

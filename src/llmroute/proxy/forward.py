@@ -25,6 +25,7 @@ from llmroute.observability import metrics
 from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
+from llmroute.proxy.deployments import Balancer, DeploymentState
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
@@ -90,6 +91,8 @@ class Proxy:
         self.targets = Targets(config)
         self.client = UpstreamClient(config.raw.listener.timeout)
         self.cooldowns: CooldownStore = cooldowns or MemoryCooldowns()
+        # Models with several deployments (or a request budget): their order and load (proxy/deployments.py).
+        self.balancer = Balancer(config)
 
     async def start(self) -> None:
         await self.client.start()
@@ -153,26 +156,37 @@ class Proxy:
     ) -> Response:
         """Answer one client request from the first candidate that works."""
         # (The response's `traceparent` is the request span's: the observability middleware sets it.)
-        base_headers = {"x-llmroute-route": decision.route or "none"}
+        # No route header when no route matched: "none" would read as a route of that name.
+        base_headers = {"x-llmroute-route": decision.route} if decision.route else {}
+        base_headers["x-llmroute-pinned"] = "true" if decision.pinned else "false"
         stream = body.get("stream") is True
         # The client's own key matters only to passthrough_auth models (header look-ups are not free).
         key = client_key(client_headers) if self.targets.passthrough else None
         attempts: list[Attempt] = []
         upstream_seconds = 0.0
         candidates = decision.models
+        # Every deployment of a model is tried before the next model.
+        slots = self._slots(candidates, attempts)
 
-        for index, model in enumerate(candidates):
-            cooling = await self.cooldowns.remaining(model)
+        for index, (model, deployment) in enumerate(slots):
+            rest_key = deployment.target.deployment if deployment is not None else model
+            cooling = await self.cooldowns.remaining(rest_key)
             if cooling > 0:
-                attempts.append(
-                    Attempt(model, "cooling", f"cooling down after a 429 ({cooling:.0f}s left)", cooling)
+                reason = (
+                    f"deployment {rest_key} cooling down ({cooling:.0f}s left)"
+                    if deployment is not None
+                    else f"cooling down after a 429 ({cooling:.0f}s left)"
                 )
+                attempts.append(Attempt(model, "cooling", reason, cooling))
                 continue
-            try:
-                target = self.targets.get(model)
-            except TargetError as exc:  # config validation should make this impossible; never a 500
-                attempts.append(Attempt(model, "config", str(exc)))
-                continue
+            if deployment is not None:
+                target = deployment.target
+            else:
+                try:
+                    target = self.targets.get(model)
+                except TargetError as exc:  # config validation should make this impossible; never a 500
+                    attempts.append(Attempt(model, "config", str(exc)))
+                    continue
             secrets = self.targets.secrets + ((key,) if key and target.passthrough_auth else ())
             upstream, url = upstream_route(fmt, target)
             try:
@@ -189,14 +203,19 @@ class Proxy:
             headers = self.headers(target, upstream, client_headers, tried.traceparent, key)
             sent = time.perf_counter()
             reply: Reply | None = None
+            outcome: str | None = "cancelled"  # the deployment's outcome when the loop is left here
+            if deployment is not None:
+                self.balancer.started(deployment)
             try:
                 reply = await self.send(target, url, headers, payload)
                 if reply.status == 429 or reply.status >= 500:
-                    attempt = await self._retryable_status(model, reply, secrets)
+                    attempt = await self._retryable_status(model, reply, secrets, rest_key)
+                    outcome = None  # counted below, with the failure
                 elif reply.status < 200 or 300 <= reply.status < 400:
                     reply.close()  # redirects are not followed: a provider moved is a broken provider
                     raise UpstreamError("bad_response", f"unexpected HTTP {reply.status} from the provider")
                 elif reply.status >= 400:
+                    outcome = "status_4xx"
                     tried.finish("status_4xx", reply.status)
                     return await self._client_error(fmt, upstream, target, reply, secrets, base_headers)
                 elif stream:
@@ -213,6 +232,7 @@ class Proxy:
                         raise UpstreamError("stream_error", f"the stream opened with an error: {opening}")
                     waited = time.perf_counter() - sent
                     model_metrics(model).ttft.observe(waited)
+                    outcome = "ok"
                     tried.finish(None, reply.status, stream=True)
                     # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
                     return self._stream(
@@ -223,21 +243,34 @@ class Proxy:
                     waited = time.perf_counter() - sent
                     model_metrics(model).latency.observe(waited)
                     tried.finish(None, reply.status)
+                    outcome = "ok"
                     return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
             except UpstreamError as exc:
                 if reply is not None:
                     reply.close()
                 attempt = Attempt(model, exc.kind, redact(exc.message, secrets))
+                outcome = None
             except BaseException:
                 # Cancelled (the client left) or a bug: never leave the provider connection open.
                 if reply is not None:
                     reply.close()
                 raise
+            finally:
+                if deployment is not None:
+                    self.balancer.finished(deployment, outcome)
             upstream_seconds += time.perf_counter() - sent
+            if deployment is not None:
+                self.balancer.count(deployment, attempt.kind)
+                if attempt.kind != "status_429":  # a 429 already rests for its Retry-After
+                    await self.cooldowns.cool(rest_key, self.balancer.policy.failure_cooldown)
+                    metrics.COOLDOWNS.labels(model=model).inc()
+                attempt = Attempt(
+                    model, attempt.kind, f"deployment {rest_key}: {attempt.reason}", attempt.retry_after
+                )
             attempts.append(attempt)
             tried.finish(attempt.kind, reply.status if reply is not None else None)
             metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
-            if index + 1 < len(candidates):
+            if index + 1 < len(slots):
                 metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
                 log.warning("upstream %s failed (%s), trying the next candidate", model, attempt.reason)
             else:
@@ -246,9 +279,31 @@ class Proxy:
         base_headers["x-llmroute-model"] = candidates[0] if candidates else "none"
         return all_failed(fmt, attempts, base_headers)
 
+    def _slots(
+        self, candidates: list[str], attempts: list[Attempt]
+    ) -> list[tuple[str, DeploymentState | None]]:
+        """(model, deployment) pairs in the order to try them; None: the model's single target."""
+        balancer = self.balancer
+        if not balancer.balanced:
+            return [(model, None) for model in candidates]
+        slots: list[tuple[str, DeploymentState | None]] = []
+        for model in candidates:
+            if not balancer.handles(model):
+                slots.append((model, None))
+                continue
+            plan = balancer.plan(model)
+            for state in plan.over_budget:
+                reason = f"deployment {state.target.deployment} used its requests_per_minute"
+                attempts.append(Attempt(model, "cooling", reason, 60.0))
+            slots.extend((model, state) for state in plan.states)
+        return slots
+
     # --- outcomes --------------------------------------------------------------------------------
 
-    async def _retryable_status(self, model: str, reply: Reply, secrets: tuple[str, ...]) -> Attempt:
+    async def _retryable_status(
+        self, model: str, reply: Reply, secrets: tuple[str, ...], rest_key: str | None = None
+    ) -> Attempt:
+        """A 429 or 5xx: why, and for a 429 a rest for `rest_key` (the model, or one deployment of it)."""
         try:
             data = await reply.read()
         except UpstreamError:
@@ -258,7 +313,7 @@ class Proxy:
         message = redact(error_message_from(data, reply.status), secrets)[:300]
         if reply.status == 429:
             seconds = cooldown_seconds(reply.headers)
-            await self.cooldowns.cool(model, seconds)
+            await self.cooldowns.cool(rest_key or model, seconds)
             metrics.COOLDOWNS.labels(model=model).inc()
             reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
             return Attempt(model, "status_429", reason, seconds)

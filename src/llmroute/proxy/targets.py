@@ -30,6 +30,8 @@ class Target:
     passthrough_auth: bool
     # Strings that must never appear in a response or a log line (the configured key).
     secrets: tuple[str, ...] = field(default_factory=tuple)
+    # Which deployment of the model this is (docs/deploy.md): the model name when it has just one.
+    deployment: str = ""
 
     def auth_headers(self, client_key: str | None) -> dict[str, str]:
         """This provider's auth header(s) carrying `client_key` (passthrough_auth)."""
@@ -74,7 +76,9 @@ def build_target(model: str, entry: ModelProvider) -> Target:
     headers.update(entry.headers)
     secrets = (entry.access_key,) if entry.access_key else ()
     if spec.interface == "echo":
-        return Target(model, model_id, "echo", spec, "", None, headers, entry.passthrough_auth, secrets)
+        return Target(
+            model, model_id, "echo", spec, "", None, headers, entry.passthrough_auth, secrets, model
+        )
     base = entry.base_url or spec.base_url
     if base is None:
         raise TargetError(f"model '{model}' needs base_url")
@@ -88,7 +92,16 @@ def build_target(model: str, entry: ModelProvider) -> Target:
     if spec.native_responses:
         responses_url = join_url(spec.base_url or base, entry.base_url, spec.responses_path)
     return Target(
-        model, model_id, spec.interface, spec, url, responses_url, headers, entry.passthrough_auth, secrets
+        model,
+        model_id,
+        spec.interface,
+        spec,
+        url,
+        responses_url,
+        headers,
+        entry.passthrough_auth,
+        secrets,
+        model,
     )
 
 

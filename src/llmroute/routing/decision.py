@@ -20,7 +20,7 @@ from llmroute.config.models import InlinePreference, RoutingPreference
 from llmroute.config.resolved import LoadedConfig
 from llmroute.observability import metrics
 from llmroute.observability.hot_metrics import HotCounter
-from llmroute.observability.record import note_decision
+from llmroute.observability.record import note_decision, note_prompt
 from llmroute.ranking.rank import rank
 from llmroute.routing.agent_sessions import AgentSession
 from llmroute.routing.examples.service import ExampleService
@@ -62,6 +62,8 @@ class Decision:
     router_details: dict[str, Any] | None = None
     # Why `models` is empty: the request named a model we do not serve.
     model_error: str | None = None
+    # For a pinned decision: how the pinned one was made (route | alias | model | default).
+    pinned_source: str | None = None
 
 
 def session_id_from(headers: Any) -> str | None:
@@ -177,6 +179,7 @@ class DecisionService:
         used only without one (routing/agent_sessions.py).
         """
         started = time.perf_counter()
+        note_prompt(conversation)  # a no-op unless the routing console shows content
         routes = self.inline_routes(body)
         if routes is None:
             routes = self.config.routes
@@ -193,14 +196,22 @@ class DecisionService:
             pin = await self.sessions.get(pin_key)
             if pin is not None:
                 metrics.SESSION_PINS.labels(result="hit").inc()
-                pinned = Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
+                pinned = Decision(
+                    list(pin.models),
+                    pin.route,
+                    "pinned",
+                    fallback,
+                    session_id,
+                    pinned=True,
+                    pinned_source=pin.source,
+                )
                 return _observed(pinned, started)
             metrics.SESSION_PINS.labels(result="miss").inc()
 
         decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
         if pin_key is not None and self.sessions is not None and decision.models:
-            await self.sessions.put(pin_key, Pin(tuple(decision.models), decision.route))
+            await self.sessions.put(pin_key, Pin(tuple(decision.models), decision.route, decision.source))
         return _observed(decision, started)
 
     async def _decide_fresh(
@@ -318,15 +329,25 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
+def no_route_matched(decision: Decision) -> bool:
+    """The router found no route and the request's model (or the default) serves it."""
+    if decision.route is not None:
+        return False
+    if decision.source == "pinned":
+        return decision.pinned_source in ("model", "default")
+    return decision.source in ("model", "default")
+
+
 def decision_payload(decision: Decision, trace_id: str) -> dict[str, Any]:
     """The decision endpoint's JSON (SPEC §3): ranked models, models[0], route, trace id, session fields."""
-    if decision.route is None and decision.source in ("model", "default"):
-        # No route matched (seeds 001/002 show "none"); fallback_model says what the proxy would use.
+    if no_route_matched(decision):
+        # No route matched (seeds 001/002 show "none"); fallback_model says what the proxy would use
+        # (for a pinned session: the pinned model, so the first and later answers have one shape).
         payload: dict[str, Any] = {
             "models": ["none"],
             "model": "none",
             "route": None,
-            "fallback_model": decision.fallback_model,
+            "fallback_model": decision.models[0] if decision.models else decision.fallback_model,
         }
         if decision.model_error:
             payload["error"] = decision.model_error

@@ -28,14 +28,22 @@ log = logging.getLogger("llmroute.sessions")
 class Pin:
     models: tuple[str, ...]
     route: str | None
+    # How the pinned decision was made (route | alias | model | default), so a pinned answer keeps the
+    # first answer's shape. None in pins written before this field existed.
+    source: str | None = None
 
     def encode(self) -> bytes:
-        return orjson.dumps({"models": self.models, "route": self.route})
+        return orjson.dumps({"models": self.models, "route": self.route, "source": self.source})
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Pin:
         data = orjson.loads(raw)
-        return cls(models=tuple(data["models"]), route=data.get("route"))
+        source = data.get("source")
+        return cls(
+            models=tuple(data["models"]),
+            route=data.get("route"),
+            source=source if isinstance(source, str) else None,
+        )
 
 
 class SessionStore(Protocol):

@@ -133,6 +133,11 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
             decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
+        if not decision.models:
+            # The same 400 the proxy gives for this request (docs/decisions.md), not a 200 with an error.
+            raise ApiError(
+                400, decision.model_error or "No model could be chosen for this request", "model_not_found"
+            )
         if governance is not None:
             decision = governance.authorize(scope, decision)
         trace_id = trace_id_for(headers)
@@ -188,6 +193,7 @@ def hot_endpoints() -> dict[str, HotEndpoint]:
 
 def routes() -> list[Route]:
     """Everything else, through Starlette: GET endpoints; other methods on the hot paths get a 405."""
+    from llmroute.console.pages import console_routes
     from llmroute.ranking.admin import metrics_models_endpoint
 
     return [
@@ -196,6 +202,7 @@ def routes() -> list[Route]:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/v1/metrics/models", metrics_models_endpoint, methods=["GET"]),
+        *console_routes(),  # /console (off unless console.enabled: then 404)
         # GatewayApp answers POSTs to these paths; the routes are here so that another method gets a 405.
         *(Route(path, hot_path_elsewhere, methods=["POST"]) for path in hot_endpoints()),
     ]

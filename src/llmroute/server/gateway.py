@@ -11,6 +11,7 @@ import logging
 
 from llmroute.config.resolved import LoadedConfig
 from llmroute.governance.service import Governance, build_governance
+from llmroute.observability import recent
 from llmroute.observability.tracing import Tracing, build_tracing
 from llmroute.proxy.forward import Proxy
 from llmroute.ranking.store import MetricsStore
@@ -50,6 +51,8 @@ class Gateway:
         self.router_ready = False
         # OpenTelemetry: None when tracing is off (no `tracing:` section, no OTEL_* endpoint).
         self.tracing: Tracing | None = build_tracing(config.raw.tracing)
+        console = config.raw.console
+        recent.configure(console.enabled, console.recent, console.show_content)
 
     async def start(self) -> None:
         for warning in self.config.warnings:
