@@ -361,3 +361,12 @@ def test_small_talk_is_no_route(router: EmbeddedRouter, greeting: str) -> None:
     result = router.classify_sync([user(greeting)], SEED_ROUTES)
     assert result.route is None
     assert str(result.details["reason"]).startswith("acknowledgement")
+
+
+def test_one_word_items_are_read_with_their_head() -> None:
+    clauses = description_clauses("bank accounts: balances, transfers, PINs and fraud")
+    assert {"bank accounts balances", "bank accounts PINs", "bank accounts fraud", "bank accounts"} <= set(
+        clauses
+    )
+    # Without a head a lone word says too little to stand as an anchor.
+    assert "fit" not in description_clauses("clothing and shoe sizing, fit, body measurements")

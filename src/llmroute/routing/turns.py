@@ -73,6 +73,8 @@ def description_clauses(description: str) -> list[str]:
     parts = [c.strip() for c in _CLAUSE_SPLIT.split(tail if sep else description)]
     clauses = [c for c in parts if len(c.split()) >= 2 and c != description]
     if sep and head.strip():
+        # "bank accounts: balances, PINs": a one-word item is read with the head it belongs to.
+        clauses += [f"{head.strip()} {c}" for c in parts if len(c.split()) == 1]
         clauses.append(head.strip())
     return list(dict.fromkeys(clauses))
 
