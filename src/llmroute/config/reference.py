@@ -85,7 +85,7 @@ NOTES: dict[str, str] = {
     "`cascade` (both).",
     "routing.router.model_path": "Another ONNX model for the embedded router.",
     "routing.router.tokenizer_path": "Its tokenizer.",
-    "routing.router.threshold": "Minimum score for a route; unset: the model's calibrated value.",
+    "routing.router.threshold": "The z-score the best route needs when it has examples; unset: 2.25.",
     "routing.router.base_url": "The Arch-Router server (`http://localhost:11434/v1`).",
     "routing.router.model": "The model name the server knows Arch-Router by.",
     "routing.router.api_key": "Its key, if any.",
