@@ -625,3 +625,13 @@ def test_missing_variable_in_an_anchor_is_reported_where_used() -> None:
           - {<<: *openai, model: openai/gpt-4o}
         """
     ) == ["model_providers[0].access_key: environment variable UNSET_KEY is not set"]
+
+
+def test_a_threshold_written_for_the_old_calibrated_router_is_a_warning() -> None:
+    from llmroute.config import load_config_text
+
+    loaded = load_config_text(
+        "model_providers: [{model: echo/a, default: true}]\nrouting: {router: {threshold: 0.4}}\n"
+    )
+    assert any("routing.router.threshold: 0.4 is a z-score now" in w for w in loaded.warnings)
+    assert not load_config_text("model_providers: [{model: echo/a, default: true}]\n").warnings

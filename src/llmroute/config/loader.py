@@ -64,6 +64,7 @@ def load_config_text(
     source_path = None if source == "<config>" else source
     routes = route_examples.include_examples(config, routes, source_path, errors, warnings)
     validate.check_metric_sources(config, errors)
+    validate.warn_old_thresholds(config, warnings)
     if errors:
         raise ConfigError(written(errors))
     return LoadedConfig(

@@ -327,3 +327,16 @@ def check_metric_sources(config: Config, errors: list[str]) -> None:
             errors.append(at(path, CHEAPEST_NEEDS_COST))
         elif pref.selection_policy.prefer == "fastest" and not has_latency:
             errors.append(at(path, FASTEST_NEEDS_PROMETHEUS))
+
+
+def warn_old_thresholds(config: Config, warnings: list[str]) -> None:
+    """A threshold below 1 was written for the earlier calibrated router (a 0..1 confidence); it now reads
+    as a z-score, so it would route almost every request. Say so at start-up instead of silently."""
+    router = config.routing.router
+    for key in ("threshold", "threshold_descriptions"):
+        value = getattr(router, key)
+        if router.type != "arch_router" and value is not None and value < 1.0:
+            warnings.append(
+                f"routing.router.{key}: {value:g} is a z-score now (defaults 2.25 with examples, 1.25 with "
+                "descriptions only); a value below 1 routes nearly every request (docs/routing.md)"
+            )
