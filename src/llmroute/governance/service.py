@@ -36,6 +36,7 @@ from llmroute.governance.shared import RedisCooldowns, SharedRedis
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.proxy.cooldown import CooldownStore
+from llmroute.proxy.header_values import header_text
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.errors import ApiError, error_response
@@ -187,7 +188,7 @@ class Ticket:
     def bind(self, response: Response) -> Response:
         """Settle once `response` has been sent (a stream: after its last chunk, or when it is cut)."""
         self.bound = True
-        model = response.headers.get("x-llmroute-model")
+        model = header_text(response.headers.get("x-llmroute-model"))
         failed = response.status_code >= 400
         if isinstance(response, StreamingResponse):
             # Response guardrails see complete bodies only; streams pass as they are.

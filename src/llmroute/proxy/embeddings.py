@@ -24,6 +24,7 @@ from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.forward import Proxy, client_key, cooldown_seconds
+from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import HttpReply
 from llmroute.proxy.targets import Target, TargetError
@@ -143,7 +144,7 @@ async def forward(
                 else:
                     metrics.UPSTREAM_ERRORS.labels(model=model, error="status_4xx").inc()
                 media = reply.headers.get("content-type") or JSON
-                out_headers = {**base_headers, "x-llmroute-model": model}
+                out_headers = {**base_headers, "x-llmroute-model": header_value(model)}
                 return Response(
                     redact_bytes(data, secrets), reply.status, media_type=media, headers=out_headers
                 )
@@ -155,7 +156,7 @@ async def forward(
         metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
         if index + 1 < len(decision.models):
             metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
-    base_headers["x-llmroute-model"] = decision.models[0] if decision.models else "none"
+    base_headers["x-llmroute-model"] = header_value(decision.models[0] if decision.models else "none")
     return all_failed("openai_chat", attempts, base_headers)
 
 

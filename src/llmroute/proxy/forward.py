@@ -26,6 +26,7 @@ from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
+from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
 from llmroute.proxy.streams import opening_error, pipe_same_format, pipe_translated
@@ -153,7 +154,7 @@ class Proxy:
     ) -> Response:
         """Answer one client request from the first candidate that works."""
         # (The response's `traceparent` is the request span's: the observability middleware sets it.)
-        base_headers = {"x-llmroute-route": decision.route or "none"}
+        base_headers = {"x-llmroute-route": header_value(decision.route or "none")}
         stream = body.get("stream") is True
         # The client's own key matters only to passthrough_auth models (header look-ups are not free).
         key = client_key(client_headers) if self.targets.passthrough else None
@@ -243,7 +244,7 @@ class Proxy:
             else:
                 log.warning("upstream %s failed (%s)", model, attempt.reason)
 
-        base_headers["x-llmroute-model"] = candidates[0] if candidates else "none"
+        base_headers["x-llmroute-model"] = header_value(candidates[0] if candidates else "none")
         return all_failed(fmt, attempts, base_headers)
 
     # --- outcomes --------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class Proxy:
             reply.close()
         metrics.UPSTREAM_ERRORS.labels(model=target.model, error="status_4xx").inc()
         data = redact_bytes(data, secrets)
-        headers = {**headers, "x-llmroute-model": target.model}
+        headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
             media = reply.headers.get("content-type") or JSON
             return Response(data, status_code=reply.status, media_type=media, headers=headers)
@@ -299,7 +300,7 @@ class Proxy:
         body: dict[str, Any],
         headers: dict[str, str],
     ) -> Response:
-        headers = {**headers, "x-llmroute-model": target.model}
+        headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
             # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
             self._count_tokens(target.model, usage_from_bytes(fmt, data))
@@ -346,7 +347,7 @@ class Proxy:
             content = pipe_same_format(fmt, reply, first, chunks, secrets, on_end)
         else:
             content = pipe_translated(translator, reply, first, chunks, secrets, on_end)
-        headers = {**headers, **SSE_HEADERS, "x-llmroute-model": model}
+        headers = {**headers, **SSE_HEADERS, "x-llmroute-model": header_value(model)}
         return UpstreamStreamResponse(reply, content, media_type="text/event-stream", headers=headers)
 
     @staticmethod

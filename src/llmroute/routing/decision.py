@@ -24,6 +24,7 @@ from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
 from llmroute.routing.agent_sessions import AgentSession
 from llmroute.routing.examples.service import ExampleService
+from llmroute.routing.inline_checks import InlineRouteError, check_name
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
 from llmroute.wire.conversation import Message
@@ -131,6 +132,7 @@ class DecisionService:
                 pref = RoutingPreference.model_validate(item)
             except ValidationError as exc:
                 raise DecisionError(f"routing_preferences[{i}]: {_first_error(exc)}") from None
+            _checked_name(pref.name, f"routing_preferences[{i}].name")
             models = tuple(
                 self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models)
             )
@@ -159,6 +161,7 @@ class DecisionService:
                     raise DecisionError(
                         f"routing_policy[{i}].routing_preferences[{j}]: {_first_error(exc)}"
                     ) from None
+                _checked_name(pref.name, f"routing_policy[{i}].routing_preferences[{j}].name")
                 routes.append(Route(pref.name, pref.description, (model,), "none", tuple(pref.examples)))
         return routes
 
@@ -307,6 +310,13 @@ def _merge_same_name(routes: list[Route]) -> list[Route]:
                 seen.name, seen.description, models, seen.prefer, seen.examples + route.examples
             )
     return list(merged.values())
+
+
+def _checked_name(name: str, where: str) -> None:
+    try:
+        check_name(name, where)
+    except InlineRouteError as exc:
+        raise DecisionError(str(exc)) from None
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -1,0 +1,133 @@
+"""Defects found by hostile testing (issue 14), each reproduced against a real gateway on loopback.
+
+One gateway in front of a fake OpenAI provider (a wildcard, so the client picks any model id), a
+fake Anthropic provider and a fake Arch-Router whose answer each test sets (`ROUTER_ANSWER`), so
+an inline route of any name can be chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import orjson
+import pytest
+
+from conftest import RunningGateway
+from fakes.providers import Answer, Behaviour, FakeProvider
+
+OPENAI_KEY = "sk-openai-hardening-secret-1234"
+ANTHROPIC_KEY = "sk-ant-hardening-secret-5678"
+ROUTER_ANSWER = ["other"]  # the route name the fake Arch-Router answers with
+
+
+def router_answer(kind: str, body: dict[str, Any]) -> Behaviour:
+    return Answer(text=orjson.dumps({"route": ROUTER_ANSWER[0]}).decode())
+
+
+@dataclass
+class Setup:
+    http: httpx.Client
+    gateway: RunningGateway
+    openai: FakeProvider
+    anthropic: FakeProvider
+
+    def upstream_calls(self) -> int:
+        return len(self.openai.requests) + len(self.anthropic.requests)
+
+
+def config_text(router: str, openai: str, anthropic: str) -> str:
+    return f"""
+version: v0.4.0
+listeners: [{{name: m, type: model, address: 127.0.0.1, port: 0, timeout: 5s}}]
+model_providers:
+  - model: openai/gpt-4o
+    access_key: {OPENAI_KEY}
+    base_url: {openai}
+    default: true
+  - model: openai/*
+    access_key: {OPENAI_KEY}
+    base_url: {openai}
+  - model: anthropic/claude
+    access_key: {ANTHROPIC_KEY}
+    base_url: {anthropic}
+routing:
+  router: {{type: arch_router, base_url: {router}, timeout_ms: 2000}}
+"""
+
+
+@pytest.fixture(scope="module")
+def setup() -> Iterator[Setup]:
+    with (
+        FakeProvider(router_answer) as router,
+        FakeProvider() as openai,
+        FakeProvider() as anthropic,
+    ):
+        gateway = RunningGateway(config_text(router.url, openai.url, anthropic.url))
+        with gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
+            yield Setup(http, gateway, openai, anthropic)
+
+
+def chat(content: str = "Write a sort function", **extra: Any) -> dict[str, Any]:
+    return {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def inline(name: str, model: str = "openai/gpt-4o") -> list[dict[str, Any]]:
+    return [{"name": name, "description": "writing code", "models": [model]}]
+
+
+# --- defect 1: route and model names in the decision headers -----------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_model_name_outside_latin1_is_served_and_encoded(setup: Setup, stream: bool) -> None:
+    response = setup.http.post("/v1/chat/completions", json=chat(model="openai/gpt-☃", stream=stream))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-llmroute-model"] == "openai/gpt-%E2%98%83"
+    assert unquote(response.headers["x-llmroute-model"]) == "openai/gpt-☃"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/v1/responses"])
+def test_inline_route_name_outside_latin1_is_served_and_encoded(setup: Setup, path: str) -> None:
+    ROUTER_ANSWER[0] = "代码生成"
+    body: dict[str, Any] = {"model": "openai/gpt-4o", "routing_preferences": inline("代码生成")}
+    if path == "/v1/responses":
+        body["input"] = "Write a sort function"
+    else:
+        body["messages"] = [{"role": "user", "content": "Write a sort function"}]
+        body["max_tokens"] = 50
+    response = setup.http.post(path, json=body)
+    assert response.status_code == 200, response.text
+    assert unquote(response.headers["x-llmroute-route"]) == "代码生成"
+    assert response.headers["x-llmroute-model"] == "openai/gpt-4o"
+
+
+def test_percent_in_a_name_is_encoded_so_decoding_is_exact(setup: Setup) -> None:
+    ROUTER_ANSWER[0] = "100%E2 sure"
+    response = setup.http.post("/v1/chat/completions", json=chat(routing_preferences=inline("100%E2 sure")))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-llmroute-route"] == "100%25E2 sure"
+    assert unquote(response.headers["x-llmroute-route"]) == "100%E2 sure"
+
+
+@pytest.mark.parametrize(
+    "name", ["code\r\nX-Forged: 1", "tab\there", "bell\x07", "x" * 129, " padded", "nul\x00"]
+)
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/routing/v1/chat/completions"])
+def test_bad_inline_route_name_is_a_400_before_any_upstream_call(setup: Setup, name: str, path: str) -> None:
+    ROUTER_ANSWER[0] = name
+    before = setup.upstream_calls()
+    response = setup.http.post(path, json=chat(routing_preferences=inline(name)))
+    assert response.status_code == 400, response.text
+    assert "routing_preferences[0].name" in response.json()["error"]["message"]
+    assert setup.upstream_calls() == before
+
+
+def test_bad_legacy_routing_policy_name_is_a_400(setup: Setup) -> None:
+    policy = [{"model": "openai/gpt-4o", "routing_preferences": [{"name": "a\nb", "description": "d"}]}]
+    response = setup.http.post("/v1/chat/completions", json=chat(routing_policy=policy))
+    assert response.status_code == 400, response.text
+    assert "routing_policy[0].routing_preferences[0].name" in response.json()["error"]["message"]
