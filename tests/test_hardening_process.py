@@ -1,0 +1,41 @@
+"""Hostile input against a real `llmroute up` process (issue 14): what only a real process shows."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway_process import NO_ROUTER, GatewayProcess
+
+ECHO_CONFIG = (
+    "version: v0.4.0\nlisteners: [{name: m, type: model, address: 127.0.0.1, port: 0}]\n"
+    "model_providers:\n  - model: echo/fast\n    default: true\n  - model: echo/*\n" + NO_ROUTER
+)
+FORGED = "2099-01-01 00:00:00,000 INFO    llmroute.access: FORGED"
+
+
+def wait_for_log(gw: GatewayProcess, needle: str, count: int = 1) -> str:
+    deadline = time.monotonic() + 10
+    while gw.log().count(needle) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return gw.log()
+
+
+def test_control_characters_cannot_forge_text_log_lines(tmp_path: Path) -> None:
+    with GatewayProcess(ECHO_CONFIG, tmp_path, log_format="human") as gw:
+        # A path with an encoded newline (uvicorn decodes it) and a wildcard model id with one.
+        assert httpx.post(f"{gw.url}/v1/x%0A{FORGED}%0D%0A{FORGED}", json={}).status_code == 404
+        body = {
+            "model": f"echo/a\n{FORGED}\r\n{FORGED}\x1b[2J",
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        assert httpx.post(gw.url + "/v1/chat/completions", json=body).status_code == 200
+        text = wait_for_log(gw, "llmroute.access", 2)
+    lines = text.splitlines()
+    assert not any(line.startswith("2099-") for line in lines), text
+    assert "\x1b" not in text
+    access = [line for line in lines if "llmroute.access" in line]
+    assert len(access) == 2, text
+    assert all("\\n2099-01-01" in line for line in access), access
