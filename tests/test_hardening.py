@@ -131,3 +131,32 @@ def test_bad_legacy_routing_policy_name_is_a_400(setup: Setup) -> None:
     response = setup.http.post("/v1/chat/completions", json=chat(routing_policy=policy))
     assert response.status_code == 400, response.text
     assert "routing_policy[0].routing_preferences[0].name" in response.json()["error"]["message"]
+
+
+# --- defect 4: metric cardinality ----------------------------------------------------------------
+
+
+def test_client_chosen_names_create_no_metric_series(setup: Setup) -> None:
+    for i in range(3):  # warm: the bounded series exist after the first requests
+        ROUTER_ANSWER[0] = f"warm-{i}"
+        setup.http.post("/v1/chat/completions", json=chat(routing_preferences=inline(f"warm-{i}")))
+        setup.http.post("/v1/chat/completions", json=chat(model=f"openai/warm-{i}"))
+    setup.http.get("/metrics")
+    before = setup.http.get("/metrics").text
+    for i in range(40):
+        ROUTER_ANSWER[0] = f"client-route-{i}"
+        response = setup.http.post(
+            "/v1/chat/completions", json=chat(routing_preferences=inline(f"client-route-{i}"))
+        )
+        assert response.status_code == 200, response.text
+        response = setup.http.post("/v1/chat/completions", json=chat(model=f"openai/client-model-{i}"))
+        assert response.status_code == 200, response.text
+    after = setup.http.get("/metrics").text
+    assert "client-route-" not in after and "client-model-" not in after
+    assert 'route="inline"' in after and 'model="openai/*"' in after
+    assert series(after) == series(before)
+
+
+def series(metrics_text: str) -> set[str]:
+    """The llmroute series a /metrics page holds (names and labels, values aside)."""
+    return {line.rpartition(" ")[0] for line in metrics_text.splitlines() if line.startswith("llmroute_")}

@@ -163,6 +163,7 @@ class Proxy:
         candidates = decision.models
 
         for index, model in enumerate(candidates):
+            label = self.config.model_label(model)  # bounded: a wildcard's models count as `provider/*`
             cooling = await self.cooldowns.remaining(model)
             if cooling > 0:
                 attempts.append(
@@ -213,7 +214,7 @@ class Proxy:
                         # (Anthropic's overloaded_error arrives this way, after a 200) still fails over.
                         raise UpstreamError("stream_error", f"the stream opened with an error: {opening}")
                     waited = time.perf_counter() - sent
-                    model_metrics(model).ttft.observe(waited)
+                    model_metrics(label).ttft.observe(waited)
                     tried.finish(None, reply.status, stream=True)
                     # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
                     return self._stream(
@@ -222,7 +223,7 @@ class Proxy:
                 else:
                     data = await reply.read()
                     waited = time.perf_counter() - sent
-                    model_metrics(model).latency.observe(waited)
+                    model_metrics(label).latency.observe(waited)
                     tried.finish(None, reply.status)
                     return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
             except UpstreamError as exc:
@@ -237,9 +238,9 @@ class Proxy:
             upstream_seconds += time.perf_counter() - sent
             attempts.append(attempt)
             tried.finish(attempt.kind, reply.status if reply is not None else None)
-            metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
+            metrics.UPSTREAM_ERRORS.labels(model=label, error=attempt.kind).inc()
             if index + 1 < len(candidates):
-                metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
+                metrics.FAILOVERS.labels(from_model=label, reason=attempt.kind).inc()
                 log.warning("upstream %s failed (%s), trying the next candidate", model, attempt.reason)
             else:
                 log.warning("upstream %s failed (%s)", model, attempt.reason)
@@ -260,7 +261,7 @@ class Proxy:
         if reply.status == 429:
             seconds = cooldown_seconds(reply.headers)
             await self.cooldowns.cool(model, seconds)
-            metrics.COOLDOWNS.labels(model=model).inc()
+            metrics.COOLDOWNS.labels(model=self.config.model_label(model)).inc()
             reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
             return Attempt(model, "status_429", reason, seconds)
         return Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
@@ -281,7 +282,7 @@ class Proxy:
             data = b""
         finally:
             reply.close()
-        metrics.UPSTREAM_ERRORS.labels(model=target.model, error="status_4xx").inc()
+        metrics.UPSTREAM_ERRORS.labels(model=self.config.model_label(target.model), error="status_4xx").inc()
         data = redact_bytes(data, secrets)
         headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
@@ -303,7 +304,7 @@ class Proxy:
         headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
             # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
-            self._count_tokens(target.model, usage_from_bytes(fmt, data))
+            self._count_tokens(self.config.model_label(target.model), usage_from_bytes(fmt, data))
             return Response(data, status_code=status, media_type=JSON, headers=headers)
         try:
             parsed = orjson.loads(data)
@@ -315,7 +316,7 @@ class Proxy:
             raise UpstreamError(
                 "bad_response", "the upstream answered 2xx with a body that is not a JSON object"
             )
-        self._count_tokens(target.model, usage_from_response(upstream, parsed))
+        self._count_tokens(self.config.model_label(target.model), usage_from_response(upstream, parsed))
         name = parsed.get("model") if isinstance(parsed.get("model"), str) else target.model_id
         out = translate_response(fmt, upstream, parsed, name, request=body)
         return Response(orjson.dumps(out), status_code=status, media_type=JSON, headers=headers)
@@ -334,13 +335,14 @@ class Proxy:
         sent: float,
     ) -> UpstreamStreamResponse:
         model = target.model
+        label = self.config.model_label(model)
 
         def on_end(usage: Usage | None, error: str | None) -> None:
-            model_metrics(model).latency.observe(time.perf_counter() - sent)
+            model_metrics(label).latency.observe(time.perf_counter() - sent)
             if error is not None:
-                metrics.UPSTREAM_ERRORS.labels(model=model, error="stream_reset").inc()
+                metrics.UPSTREAM_ERRORS.labels(model=label, error="stream_reset").inc()
                 log.warning("upstream %s stream ended with an error: %s", model, error)
-            self._count_tokens(model, usage)
+            self._count_tokens(label, usage)
 
         translator = translator_for(fmt, upstream, target.model_id, request=body)
         if translator is None:

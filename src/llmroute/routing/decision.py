@@ -63,6 +63,8 @@ class Decision:
     router_details: dict[str, Any] | None = None
     # Why `models` is empty: the request named a model we do not serve.
     model_error: str | None = None
+    # The routes came with the request (inline routing_preferences), not from the config.
+    inline_routes: bool = False
 
 
 def session_id_from(headers: Any) -> str | None:
@@ -181,6 +183,7 @@ class DecisionService:
         """
         started = time.perf_counter()
         routes = self.inline_routes(body)
+        inline = routes is not None
         if routes is None:
             routes = self.config.routes
         requested = body.get("model")
@@ -197,14 +200,27 @@ class DecisionService:
             if pin is not None:
                 metrics.SESSION_PINS.labels(result="hit").inc()
                 pinned = Decision(list(pin.models), pin.route, "pinned", fallback, session_id, pinned=True)
-                return _observed(pinned, started)
+                return self._observed(pinned, started)
             metrics.SESSION_PINS.labels(result="miss").inc()
 
         decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
+        decision.inline_routes = inline
         if pin_key is not None and self.sessions is not None and decision.models:
             await self.sessions.put(pin_key, Pin(tuple(decision.models), decision.route))
-        return _observed(decision, started)
+        return self._observed(decision, started)
+
+    def _observed(self, decision: Decision, started: float) -> Decision:
+        """Count the decision and note it for the request's routing span and log line.
+
+        The metric's labels are bounded whatever the client sends: an inline route counts as
+        `inline`, a model a wildcard serves as `provider/*` (docs/observability.md)."""
+        config = self.config
+        model = config.model_label(decision.models[0]) if decision.models else "none"
+        route = config.route_label(decision.route, decision.inline_routes)
+        _decision_counter(route, model, decision.source).inc(1)
+        note_decision(decision, started)
+        return decision
 
     async def _decide_fresh(
         self,
@@ -276,14 +292,6 @@ class DecisionService:
         if self.config.default_model:
             return self.config.default_model, None
         return None, "No model was given and no default model is configured"
-
-
-def _observed(decision: Decision, started: float) -> Decision:
-    """Count the decision and note it for the request's routing span and log line."""
-    model = decision.models[0] if decision.models else "none"
-    _decision_counter(decision.route or "none", model, decision.source).inc(1)
-    note_decision(decision, started)
-    return decision
 
 
 @lru_cache(maxsize=10_000)  # `.labels()` takes a lock and sorts its arguments: once per label set
