@@ -78,6 +78,12 @@ def session_id_from(headers: Any) -> str | None:
     return None
 
 
+def scoped_pin_key(tenant: str, key: str) -> str:
+    """The store key of a tenant's pin. The name's length comes first so that no (tenant, session
+    id) pair can spell another's. Without auth there are no tenants and keys stay as they were."""
+    return f"key:{len(tenant)}:{tenant}:{key}"
+
+
 class DecisionService:
     def __init__(
         self,
@@ -175,11 +181,14 @@ class DecisionService:
         conversation: Sequence[Message],
         session_id: str | None = None,
         agent: AgentSession | None = None,
+        *,
+        tenant: str | None = None,
     ) -> Decision:
         """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded).
 
         `session_id` is the client's own session header; `agent` the session a coding agent sent,
-        used only without one (routing/agent_sessions.py).
+        used only without one (routing/agent_sessions.py). `tenant` (the caller's gateway key
+        name) scopes the pin: another key sending the same session id gets a pin of its own.
         """
         started = time.perf_counter()
         routes = self.inline_routes(body)
@@ -195,6 +204,8 @@ class DecisionService:
             # Only a router's choice can change between turns: without routes an agent's requests
             # need no pin (and no session store round trip).
             session_id, pin_key, look_up = agent.id, agent.key, not agent.reroute
+        if pin_key is not None and tenant is not None:
+            pin_key = scoped_pin_key(tenant, pin_key)
         if pin_key is not None and self.sessions is not None and look_up:
             pin = await self.sessions.get(pin_key)
             if pin is not None:

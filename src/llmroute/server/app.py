@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.governance.auth import tenant_of
 from llmroute.governance.limits import configure_protocol
 from llmroute.observability.logs import configure_logging
 from llmroute.observability.metrics_endpoint import metrics_endpoint
@@ -130,7 +131,9 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
         try:
             conversation = parse_conversation(fmt, body)
             agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
+            decision = await gateway.decisions.decide(
+                body, conversation, session_id_from(headers), agent, tenant=tenant_of(scope)
+            )
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if governance is not None:
