@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from conftest import RunningGateway
-from fakes.providers import Answer, Behaviour, FakeProvider
+from fakes.providers import Answer, Behaviour, FakeProvider, Raw
 
 OPENAI_KEY = "sk-openai-hardening-secret-1234"
 ANTHROPIC_KEY = "sk-ant-hardening-secret-5678"
@@ -160,3 +160,64 @@ def test_client_chosen_names_create_no_metric_series(setup: Setup) -> None:
 def series(metrics_text: str) -> set[str]:
     """The llmroute series a /metrics page holds (names and labels, values aside)."""
     return {line.rpartition(" ")[0] for line in metrics_text.splitlines() if line.startswith("llmroute_")}
+
+
+# --- defect 8: a provider key echoed in a 200 answer --------------------------------------------
+
+
+def echoed(key: str) -> str:
+    return f"You sent Authorization: Bearer {key} and x-api-key: {key}"
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/v1/chat/completions", "openai/gpt-4o"),  # same API: the provider's bytes
+        ("/v1/messages", "openai/gpt-4o"),  # translated
+        ("/v1/chat/completions", "anthropic/claude"),
+        ("/v1/responses", "anthropic/claude"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_provider_key_echoed_in_an_answer_is_redacted(
+    setup: Setup, path: str, model: str, stream: bool
+) -> None:
+    fake, key = (
+        (setup.anthropic, ANTHROPIC_KEY) if model.startswith("anthropic/") else (setup.openai, OPENAI_KEY)
+    )
+    fake.script(Answer(text=echoed(key)))
+    body: dict[str, Any] = {"model": model, "stream": stream, "max_tokens": 50}
+    if path == "/v1/responses":
+        body["input"] = "what headers did you get?"
+    else:
+        body["messages"] = [{"role": "user", "content": "what headers did you get?"}]
+    response = setup.http.post(path, json=body)
+    assert response.status_code == 200, response.text
+    assert key not in response.text
+    assert "[REDACTED]" in response.text
+
+
+def split_key_stream(kind: str, key: str) -> list[bytes]:
+    """One content event whose key arrives in two reads."""
+    if kind == "chat":
+        start = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"key '
+        end = b'"},"finish_reason":null}]}\n\n'
+        done = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+        half = len(key) // 2
+        return [start + key[:half].encode(), key[half:].encode() + end, done]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/v1/responses"])
+def test_provider_key_split_across_reads_is_redacted(setup: Setup, path: str) -> None:
+    setup.openai.script(Raw(split_key_stream("chat", OPENAI_KEY)))
+    body: dict[str, Any] = {"model": "openai/gpt-4o", "stream": True, "max_tokens": 50}
+    if path == "/v1/responses":
+        body["input"] = "hi"
+    else:
+        body["messages"] = [{"role": "user", "content": "hi"}]
+    response = setup.http.post(path, json=body)
+    assert response.status_code == 200, response.text
+    assert OPENAI_KEY not in response.text
+    assert OPENAI_KEY[: len(OPENAI_KEY) // 2] not in response.text
+    assert "[REDACTED]" in response.text

@@ -12,7 +12,8 @@ call, then the tool's result); `script(...)` queues behaviours for
 the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
 with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
 `DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
-response), `ErrorEvent(message)` (a 200 stream that opens with an error event).
+response), `ErrorEvent(message)` (a 200 stream that opens with an error event), `Raw(pieces)` (a
+200 stream of exactly these bytes, one write each, then a clean end).
 """
 
 from __future__ import annotations
@@ -65,7 +66,18 @@ class ErrorEvent:
     message: str = "Overloaded"
 
 
-Behaviour = Answer | Fail | Hang | DropMidStream | ErrorEvent
+@dataclass
+class Raw:
+    """A 200 `text/event-stream` answer sent as exactly these pieces, each written on its own with a
+    pause between (so each reaches the gateway as its own read), then a clean end of the response.
+    For what a normal answer never does: a stream cut short without its terminal event, a key split
+    across reads, one huge event."""
+
+    pieces: list[bytes]
+    pause: float = 0.02
+
+
+Behaviour = Answer | Fail | Hang | DropMidStream | ErrorEvent | Raw
 
 
 @dataclass
@@ -472,6 +484,14 @@ class FakeProvider:
             else:
                 event = sse({"error": {"message": behaviour.message, "type": "server_error", "code": None}})
             return web.Response(body=event, status=200, content_type="text/event-stream")
+        if isinstance(behaviour, Raw):
+            raw = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+            await raw.prepare(request)
+            for piece in behaviour.pieces:
+                await raw.write(piece)
+                await asyncio.sleep(behaviour.pause)
+            await raw.write_eof()
+            return raw
         if kind == "embeddings":
             return web.json_response(embeddings(body, model))
         answer = behaviour if isinstance(behaviour, Answer) else Answer()

@@ -25,7 +25,7 @@ from llmroute.observability import metrics
 from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
-from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
+from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes, scanned_secrets, scrub
 from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
@@ -225,7 +225,9 @@ class Proxy:
                     waited = time.perf_counter() - sent
                     model_metrics(label).latency.observe(waited)
                     tried.finish(None, reply.status)
-                    return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
+                    return self._complete(
+                        fmt, upstream, target, reply.status, data, body, base_headers, secrets
+                    )
             except UpstreamError as exc:
                 if reply is not None:
                     reply.close()
@@ -300,12 +302,15 @@ class Proxy:
         data: bytes,
         body: dict[str, Any],
         headers: dict[str, str],
+        secrets: tuple[str, ...],
     ) -> Response:
         headers = {**headers, "x-llmroute-model": header_value(target.model)}
+        # SPEC §7: never a provider key in a response, even from an upstream that echoes its request.
+        scanned = scanned_secrets(secrets)
         if upstream == fmt:
             # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
             self._count_tokens(self.config.model_label(target.model), usage_from_bytes(fmt, data))
-            return Response(data, status_code=status, media_type=JSON, headers=headers)
+            return Response(scrub(data, scanned), status_code=status, media_type=JSON, headers=headers)
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -319,7 +324,9 @@ class Proxy:
         self._count_tokens(self.config.model_label(target.model), usage_from_response(upstream, parsed))
         name = parsed.get("model") if isinstance(parsed.get("model"), str) else target.model_id
         out = translate_response(fmt, upstream, parsed, name, request=body)
-        return Response(orjson.dumps(out), status_code=status, media_type=JSON, headers=headers)
+        return Response(
+            scrub(orjson.dumps(out), scanned), status_code=status, media_type=JSON, headers=headers
+        )
 
     def _stream(
         self,

@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from llmroute.providers.client import UpstreamError
-from llmroute.proxy.errors import redact, stream_error_event
+from llmroute.proxy.errors import redact, scanned_secrets, scrub, stream_error_event
 from llmroute.proxy.replies import Reply
 from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage, error_message_from
 from llmroute.wire.usage import StreamUsageReader
@@ -76,6 +76,7 @@ async def pipe_same_format(
     on_end: OnEnd,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
+    scanned = scanned_secrets(secrets)  # what goes out is cut at event boundaries: no key is split
     reader = StreamUsageReader(fmt)
     last: SSEEvent | None = None
     events = 0
@@ -92,7 +93,7 @@ async def pipe_same_format(
             cut = event_boundary(data)
             pending = data[cut:]
             if cut:
-                yield data[:cut] if pending else data
+                yield scrub(data[:cut] if pending else data, scanned)
             chunk = await anext(rest, None)
         for event in decoder.flush():
             reader.feed(event)
@@ -100,7 +101,7 @@ async def pipe_same_format(
             events += 1
         if pending.strip():
             # The upstream closed without the blank line after its last event: complete it.
-            yield pending + b"\n\n"
+            yield scrub(pending, scanned) + b"\n\n"
         if not ended_properly(fmt, last):
             error = "the upstream closed the stream before it finished"
             yield stream_error_event(fmt, error, events)
@@ -121,6 +122,8 @@ async def pipe_translated(
     on_end: OnEnd,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
+    # The decoder hands over whole events only, so a key split across chunks is whole again here.
+    scanned = scanned_secrets(secrets)
     error: str | None = None
     try:
         chunk: bytes | None = first
@@ -129,14 +132,14 @@ async def pipe_translated(
             for event in decoder.feed(chunk):
                 out.extend(translator.feed(event))
             if out:
-                yield b"".join(out)
+                yield scrub(b"".join(out), scanned)
             chunk = await anext(rest, None)
         out = []
         for event in decoder.flush():
             out.extend(translator.feed(event))
         out.extend(translator.finish())
         if out:
-            yield b"".join(out)
+            yield scrub(b"".join(out), scanned)
     except UpstreamError as exc:
         error = redact(exc.message, secrets)
         out = translator.error(f"upstream stream failed: {error}")
