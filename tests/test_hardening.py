@@ -18,6 +18,7 @@ import pytest
 
 from conftest import RunningGateway
 from fakes.providers import Answer, Behaviour, FakeProvider, Raw
+from fakes.sse import json_events
 
 OPENAI_KEY = "sk-openai-hardening-secret-1234"
 ANTHROPIC_KEY = "sk-ant-hardening-secret-5678"
@@ -54,6 +55,9 @@ model_providers:
   - model: anthropic/claude
     access_key: {ANTHROPIC_KEY}
     base_url: {anthropic}
+  - model: vllm/chat  # Chat Completions only: a Responses client is translated
+    access_key: {OPENAI_KEY}
+    base_url: {openai}/v1
 routing:
   router: {{type: arch_router, base_url: {router}, timeout_ms: 2000}}
 """
@@ -221,3 +225,86 @@ def test_provider_key_split_across_reads_is_redacted(setup: Setup, path: str) ->
     assert OPENAI_KEY not in response.text
     assert OPENAI_KEY[: len(OPENAI_KEY) // 2] not in response.text
     assert "[REDACTED]" in response.text
+
+
+# --- defect 2: a stream cut short upstream (clean end, no finish) on translated paths -------------
+
+CHAT_CHUNK = '{{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}]}}'
+
+
+def chat_piece(delta: str, finish: str = "null") -> bytes:
+    return b"data: " + CHAT_CHUNK.format(delta=delta, finish=finish).encode() + b"\n\n"
+
+
+CUT_CHAT = [chat_piece('{"role":"assistant","content":""}'), chat_piece('{"content":"Hello"}')]
+CUT_ANTHROPIC = [
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",'
+    b'"role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,'
+    b'"usage":{"input_tokens":5,"output_tokens":1}}}\n\n',
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}\n\n',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"Hello"}}\n\n',
+]
+
+
+def stream_errors(model: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"model": model, "error": "stream_reset"}
+    return REGISTRY.get_sample_value("llmroute_upstream_errors_total", labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/v1/messages", "openai/gpt-4o"),
+        ("/v1/chat/completions", "anthropic/claude"),
+        ("/v1/responses", "vllm/chat"),
+        ("/v1/responses", "anthropic/claude"),
+        ("/v1/chat/completions", "openai/gpt-4o"),  # the piped path, which was right already
+    ],
+)
+def test_stream_cut_short_upstream_ends_with_an_error_event(setup: Setup, path: str, model: str) -> None:
+    if model.startswith("anthropic/"):
+        setup.anthropic.script(Raw(CUT_ANTHROPIC))
+    else:
+        setup.openai.script(Raw(CUT_CHAT))
+    body: dict[str, Any] = {"model": model, "stream": True, "max_tokens": 50}
+    if path == "/v1/responses":
+        body["input"] = "hi"
+    else:
+        body["messages"] = [{"role": "user", "content": "hi"}]
+    before = stream_errors(model)
+    response = setup.http.post(path, json=body)
+    assert response.status_code == 200, response.text
+    events = json_events(response.text)
+    assert events, response.text
+    text = response.text
+    # Never reported as complete ...
+    assert "message_stop" not in text and "end_turn" not in text
+    assert '"finish_reason":"stop"' not in text and "response.completed" not in text
+    # ... but ended with the client format's error event.
+    name, last = events[-1] if events[-1][1] != "[DONE]" else events[-2]
+    if path == "/v1/messages":
+        assert name == "error" and last["type"] == "error"
+    elif path == "/v1/responses":  # `error`, or `response.failed` once the response has started
+        assert name in ("error", "response.failed") and last["type"] == name
+    else:
+        assert "error" in last
+    assert "before it finished" in text
+    assert stream_errors(model) == before + 1
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses"])
+def test_chat_stream_with_finish_reason_but_no_done_is_complete(setup: Setup, path: str) -> None:
+    setup.openai.script(Raw([*CUT_CHAT, chat_piece("{}", '"stop"')]))
+    body: dict[str, Any] = {"model": "vllm/chat", "stream": True, "max_tokens": 50}
+    if path == "/v1/responses":
+        body["input"] = "hi"
+    else:
+        body["messages"] = [{"role": "user", "content": "hi"}]
+    response = setup.http.post(path, json=body)
+    assert response.status_code == 200
+    assert ("message_stop" if path == "/v1/messages" else "response.completed") in response.text
+    assert "before it finished" not in response.text

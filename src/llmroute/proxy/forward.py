@@ -355,7 +355,7 @@ class Proxy:
         if translator is None:
             content = pipe_same_format(fmt, reply, first, chunks, secrets, on_end)
         else:
-            content = pipe_translated(translator, reply, first, chunks, secrets, on_end)
+            content = pipe_translated(translator, upstream, reply, first, chunks, secrets, on_end)
         headers = {**headers, **SSE_HEADERS, "x-llmroute-model": header_value(model)}
         return UpstreamStreamResponse(reply, content, media_type="text/event-stream", headers=headers)
 

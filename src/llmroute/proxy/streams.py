@@ -113,8 +113,22 @@ async def pipe_same_format(
         on_end(reader.usage, error)
 
 
+def finishes(upstream: str, event: SSEEvent) -> bool:
+    """Whether an upstream event says the answer is complete, so that a clean end of the HTTP
+    response after it is a finished stream rather than one cut short.
+
+    Chat: `[DONE]` or a chunk with a `finish_reason` (some servers close without `[DONE]`);
+    Anthropic: `message_delta` (it carries the stop reason) or `message_stop`. A substring test,
+    not a parse: text that quotes these words arrives JSON-escaped and does not match."""
+    if upstream == "anthropic":
+        return event.event in ("message_delta", "message_stop")
+    data = event.data
+    return data == "[DONE]" or '"finish_reason":"' in data or '"finish_reason": "' in data
+
+
 async def pipe_translated(
     translator: StreamTranslator,
+    upstream: str,
     reply: Reply,
     first: bytes,
     rest: AsyncIterator[bytes],
@@ -125,19 +139,28 @@ async def pipe_translated(
     # The decoder hands over whole events only, so a key split across chunks is whole again here.
     scanned = scanned_secrets(secrets)
     error: str | None = None
+    finished = False  # the upstream said its answer is complete (see `finishes`)
     try:
         chunk: bytes | None = first
         while chunk is not None:
             out: list[bytes] = []
             for event in decoder.feed(chunk):
+                finished = finished or finishes(upstream, event)
                 out.extend(translator.feed(event))
             if out:
                 yield scrub(b"".join(out), scanned)
             chunk = await anext(rest, None)
         out = []
         for event in decoder.flush():
+            finished = finished or finishes(upstream, event)
             out.extend(translator.feed(event))
-        out.extend(translator.finish())
+        if finished or translator.done:
+            out.extend(translator.finish())
+        else:
+            # A clean end of the HTTP response, but the answer never finished: the client must not
+            # take a truncated answer for a complete one (the piped path does the same).
+            error = "the upstream closed the stream before it finished"
+            out.extend(translator.error(error))
         if out:
             yield scrub(b"".join(out), scanned)
     except UpstreamError as exc:
