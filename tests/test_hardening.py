@@ -7,6 +7,8 @@ an inline route of any name can be chosen.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ import orjson
 import pytest
 
 from conftest import RunningGateway
-from fakes.providers import Answer, Behaviour, FakeProvider, Raw
+from fakes.providers import Answer, Behaviour, FakeProvider, Hang, Raw
 from fakes.sse import json_events
 
 OPENAI_KEY = "sk-openai-hardening-secret-1234"
@@ -308,3 +310,106 @@ def test_chat_stream_with_finish_reason_but_no_done_is_complete(setup: Setup, pa
     assert response.status_code == 200
     assert ("message_stop" if path == "/v1/messages" else "response.completed") in response.text
     assert "before it finished" not in response.text
+
+
+# --- defect 3: bounds on inline routing_preferences ---------------------------------------------
+
+
+def routes(count: int, description: str = "writing code", **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {"name": f"r{i}", "description": description, "models": ["openai/gpt-4o"], **extra}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preferences", "limit"),
+    [
+        (routes(65), "limits.inline_routes.max_routes (64)"),
+        (routes(20_000, "x" * 100), "limits.inline_routes.max_routes (64)"),
+        (routes(1, "d" * 2001), "limits.inline_routes.max_description_chars (2000)"),
+        (routes(1, examples=["e"] * 33), "limits.inline_routes.max_examples (32)"),
+        (routes(1, examples=["e" * 1001]), "limits.inline_routes.max_example_chars (1000)"),
+        (routes(60, "d" * 1800), "limits.inline_routes.max_total_chars (100000)"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/routing/v1/chat/completions"])
+def test_inline_preferences_beyond_a_limit_are_a_400_naming_it(
+    setup: Setup, preferences: list[dict[str, Any]], limit: str, path: str
+) -> None:
+    before = setup.upstream_calls()
+    started = time.perf_counter()
+    response = setup.http.post(path, json=chat(routing_preferences=preferences))
+    assert response.status_code == 400, response.text
+    assert limit in response.json()["error"]["message"]
+    assert setup.upstream_calls() == before
+    assert time.perf_counter() - started < 2.0
+
+
+def test_legacy_routing_policy_counts_towards_the_route_limit(setup: Setup) -> None:
+    prefs = [{"name": f"p{i}", "description": "d"} for i in range(40)]
+    policy = [{"model": "openai/gpt-4o", "routing_preferences": prefs}] * 2
+    response = setup.http.post("/v1/chat/completions", json=chat(routing_policy=policy))
+    assert response.status_code == 400, response.text
+    assert "max_routes (64)" in response.json()["error"]["message"]
+
+
+def test_inline_limits_are_configurable(tmp_path: Any) -> None:
+    config = (
+        "version: v0.4.0\nmodel_providers:\n  - model: echo/a\n    default: true\n"
+        "routing: {router: {type: arch_router, base_url: 'http://127.0.0.1:9', timeout_ms: 200}}\n"
+        "limits: {inline_routes: {max_routes: 2, max_description_chars: 10}}\n"
+    )
+    with RunningGateway(config) as gw, httpx.Client(base_url=gw.url, timeout=10) as http:
+        three = [{"name": f"r{i}", "description": "d", "models": ["echo/a"]} for i in range(3)]
+        response = http.post(
+            "/routing/v1/chat/completions", json=chat(model="echo/a", routing_preferences=three)
+        )
+        assert response.status_code == 400
+        assert "limits.inline_routes.max_routes (2)" in response.json()["error"]["message"]
+        long = [{"name": "r", "description": "d" * 11, "models": ["echo/a"]}]
+        response = http.post(
+            "/routing/v1/chat/completions", json=chat(model="echo/a", routing_preferences=long)
+        )
+        assert "limits.inline_routes.max_description_chars (10)" in response.json()["error"]["message"]
+
+
+def test_inline_route_sets_take_turns_and_config_routes_do_not_wait_for_them() -> None:
+    """Each router call takes 0.4 s. Inline-routed requests are classified one at a time
+    (`max_concurrent: 1`), while a request on the config's routes is classified at once."""
+
+    def slow_router(kind: str, body: dict[str, Any]) -> Behaviour:
+        return Hang(0.4)
+
+    with FakeProvider(slow_router) as router:
+        config = (
+            "version: v0.4.0\nmodel_providers:\n  - model: echo/a\n    default: true\n"
+            "routing_preferences:\n  - {name: config_route, description: anything, models: [echo/a]}\n"
+            f"routing: {{router: {{type: arch_router, base_url: '{router.url}', timeout_ms: 3000}}}}\n"
+        )
+        with RunningGateway(config) as gw:
+
+            async def run() -> tuple[list[float], float]:
+                async with httpx.AsyncClient(base_url=gw.url, timeout=20) as http:
+
+                    async def timed(body: dict[str, Any]) -> float:
+                        start = time.perf_counter()
+                        response = await http.post("/routing/v1/chat/completions", json=body)
+                        assert response.status_code == 200, response.text
+                        return time.perf_counter() - start
+
+                    inline_bodies = [
+                        chat(
+                            model="echo/a",
+                            routing_preferences=[{"name": f"i{i}", "description": "x", "models": ["echo/a"]}],
+                        )
+                        for i in range(3)
+                    ]
+                    tasks = [asyncio.create_task(timed(b)) for b in inline_bodies]
+                    await asyncio.sleep(0.1)
+                    normal = await timed(chat(model="echo/a"))
+                    return list(await asyncio.gather(*tasks)), normal
+
+            inline_times, normal = asyncio.run(run())
+    assert max(inline_times) >= 1.1, inline_times  # three at 0.4 s, one after another
+    assert normal < 0.9, normal  # did not queue behind them

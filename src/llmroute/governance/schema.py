@@ -243,6 +243,23 @@ class Guardrails(_Strict):
 # --- limits --------------------------------------------------------------------------------------
 
 
+class InlineRouteLimits(_Strict):
+    """Bounds on the `routing_preferences` / `routing_policy` a client sends with a request: each
+    new route set is embedded (CPU, memory) before the request is answered, so its size is the
+    client's to choose only within these. Beyond one, the answer is a 400 naming the limit."""
+
+    max_routes: int = Field(default=64, gt=0)
+    max_name_chars: int = Field(default=128, gt=0)
+    max_description_chars: int = Field(default=2000, gt=0)
+    max_examples: int = Field(default=32, ge=0)  # per route
+    max_example_chars: int = Field(default=1000, gt=0)
+    # names + descriptions + examples of all the request's routes together
+    max_total_chars: int = Field(default=100_000, gt=0)
+    # requests routed on inline routes classified at once in this process; more wait their turn,
+    # so that config-routed requests always find the router free (the embedded router has 2 threads)
+    max_concurrent: int = Field(default=1, gt=0)
+
+
 class Limits(_Strict):
     # Larger request bodies get a 413 before they are read whole.
     max_body_bytes: int = 8 * 1024 * 1024
@@ -256,6 +273,7 @@ class Limits(_Strict):
     # then get a 503. Unset: no limit.
     max_concurrent_upstream: int | None = Field(default=None, gt=0)
     queue_timeout: float = 10.0
+    inline_routes: InlineRouteLimits = Field(default_factory=InlineRouteLimits)
 
     @field_validator("max_body_bytes", "max_header_bytes", mode="before")
     @classmethod

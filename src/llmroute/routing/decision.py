@@ -7,10 +7,11 @@ default. The router failing never fails the request: it degrades to the fallback
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,13 @@ from llmroute.observability.record import note_decision
 from llmroute.ranking.rank import rank
 from llmroute.routing.agent_sessions import AgentSession
 from llmroute.routing.examples.service import ExampleService
-from llmroute.routing.inline_checks import InlineRouteError, check_name
+from llmroute.routing.inline_checks import (
+    DEFAULT_LIMITS,
+    InlineRouteError,
+    check_count,
+    check_route,
+    check_total,
+)
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
 from llmroute.wire.conversation import Message
@@ -98,6 +105,11 @@ class DecisionService:
         self.sessions = sessions
         self.metrics_store = metrics_store
         self.examples = examples  # generated route examples (routing.router.examples)
+        limits = config.raw.limits
+        self.inline_limits = limits.inline_routes if limits is not None else DEFAULT_LIMITS
+        # Requests routed on their own (inline) routes take turns at the router: a client sending
+        # new route sets (each embedded before it is used) cannot hold every router thread.
+        self._inline_slots = asyncio.Semaphore(self.inline_limits.max_concurrent)
 
     # --- inline preferences ----------------------------------------------------------------------
 
@@ -107,11 +119,17 @@ class DecisionService:
         policy = body.pop("routing_policy", None)
         if preferences is None and policy is None:
             return None
+        limits = self.inline_limits
         routes: list[Route] = []
-        if preferences is not None:
-            routes.extend(self._parse_preferences(preferences))
-        if policy is not None:
-            routes.extend(self._parse_policy(policy))
+        try:
+            check_count(preferences, policy, limits)
+            if preferences is not None:
+                routes.extend(self._parse_preferences(preferences))
+            if policy is not None:
+                routes.extend(self._parse_policy(policy))
+            check_total(routes, limits)
+        except InlineRouteError as exc:
+            raise DecisionError(str(exc)) from None
         names = [r.name for r in routes]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None and preferences is not None:
@@ -140,13 +158,12 @@ class DecisionService:
                 pref = RoutingPreference.model_validate(item)
             except ValidationError as exc:
                 raise DecisionError(f"routing_preferences[{i}]: {_first_error(exc)}") from None
-            _checked_name(pref.name, f"routing_preferences[{i}].name")
+            route = Route(pref.name, pref.description, (), pref.selection_policy.prefer, tuple(pref.examples))
+            check_route(route, f"routing_preferences[{i}]", self.inline_limits)
             models = tuple(
                 self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models)
             )
-            routes.append(
-                Route(pref.name, pref.description, models, pref.selection_policy.prefer, tuple(pref.examples))
-            )
+            routes.append(replace(route, models=models))
         return routes
 
     def _parse_policy(self, raw: Any) -> list[Route]:
@@ -169,8 +186,9 @@ class DecisionService:
                     raise DecisionError(
                         f"routing_policy[{i}].routing_preferences[{j}]: {_first_error(exc)}"
                     ) from None
-                _checked_name(pref.name, f"routing_policy[{i}].routing_preferences[{j}].name")
-                routes.append(Route(pref.name, pref.description, (model,), "none", tuple(pref.examples)))
+                route = Route(pref.name, pref.description, (model,), "none", tuple(pref.examples))
+                check_route(route, f"routing_policy[{i}].routing_preferences[{j}]", self.inline_limits)
+                routes.append(route)
         return routes
 
     # --- the pipeline ----------------------------------------------------------------------------
@@ -214,7 +232,11 @@ class DecisionService:
                 return self._observed(pinned, started)
             metrics.SESSION_PINS.labels(result="miss").inc()
 
-        decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
+        if inline and routes:
+            async with self._inline_slots:
+                decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
+        else:
+            decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
         decision.inline_routes = inline
         if pin_key is not None and self.sessions is not None and decision.models:
@@ -329,13 +351,6 @@ def _merge_same_name(routes: list[Route]) -> list[Route]:
                 seen.name, seen.description, models, seen.prefer, seen.examples + route.examples
             )
     return list(merged.values())
-
-
-def _checked_name(name: str, where: str) -> None:
-    try:
-        check_name(name, where)
-    except InlineRouteError as exc:
-        raise DecisionError(str(exc)) from None
 
 
 def _first_error(exc: ValidationError) -> str:
