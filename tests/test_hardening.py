@@ -413,3 +413,55 @@ def test_inline_route_sets_take_turns_and_config_routes_do_not_wait_for_them() -
             inline_times, normal = asyncio.run(run())
     assert max(inline_times) >= 1.1, inline_times  # three at 0.4 s, one after another
     assert normal < 0.9, normal  # did not queue behind them
+
+
+# --- defect 6: SSE parsing in linear time, one event's size capped ------------------------------
+
+
+def test_sse_decoder_is_linear_in_an_event_without_a_blank_line() -> None:
+    from llmroute.wire.sse import SSEDecoder
+
+    piece = b"x" * 4096
+    decoder = SSEDecoder(max_event_bytes=64 * 1024 * 1024)
+    started = time.process_time()
+    assert decoder.feed(b"data: ") == []
+    for _ in range(26 * 256):  # 26 MiB in 4 KiB reads (quadratic: seconds of CPU)
+        assert decoder.feed(piece) == []
+    events = decoder.feed(b"\n\n")
+    assert time.process_time() - started < 1.5
+    assert len(events) == 1 and len(events[0].data) == 26 * 1024 * 1024
+
+
+def test_sse_decoder_caps_one_event() -> None:
+    from llmroute.wire.sse import SSEDecoder, SSEEventTooLarge
+
+    decoder = SSEDecoder(max_event_bytes=1000)
+    assert decoder.feed(b"data: " + b"x" * 900 + b"\n\n")  # under the cap: an event
+    with pytest.raises(SSEEventTooLarge):
+        for _ in range(10):
+            decoder.feed(b"data: " + b"y" * 200 + b"\n")  # many lines, no blank line
+
+
+@pytest.mark.parametrize(
+    ("path", "model"), [("/v1/chat/completions", "openai/gpt-4o"), ("/v1/messages", "openai/gpt-4o")]
+)
+def test_an_endless_upstream_event_ends_the_stream_with_an_error(setup: Setup, path: str, model: str) -> None:
+    from llmroute.wire.sse import MAX_EVENT_BYTES
+
+    pieces = [chat_piece('{"role":"assistant","content":""}'), b'data: {"choices":[{"delta":{"content":"']
+    pieces += [b"z" * 65536] * (MAX_EVENT_BYTES // 65536 + 8)
+    setup.openai.script(Raw(pieces, pause=0))
+    body = {"model": model, "stream": True, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    slowest_health = 0.0
+    with setup.http.stream("POST", path, json=body) as response:
+        assert response.status_code == 200
+        received = b""
+        for data in response.iter_bytes():
+            received += data
+            started = time.perf_counter()
+            assert setup.http.get("/healthz").status_code == 200
+            slowest_health = max(slowest_health, time.perf_counter() - started)
+    text = received.decode()
+    assert f"larger than {MAX_EVENT_BYTES} bytes" in text
+    assert "zzzz" not in text  # the oversized event itself never reached the client
+    assert slowest_health < 0.5

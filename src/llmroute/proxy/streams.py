@@ -25,6 +25,7 @@ from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import redact, scanned_secrets, scrub, stream_error_event
 from llmroute.proxy.replies import Reply
 from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage, error_message_from
+from llmroute.wire.sse import SSEEventTooLarge
 from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.proxy")
@@ -80,34 +81,49 @@ async def pipe_same_format(
     reader = StreamUsageReader(fmt)
     last: SSEEvent | None = None
     events = 0
-    pending = b""
+    # The unfinished event's bytes, held as pieces (joined once, when its end arrives: linear time
+    # however it is chunked), and the last few of them, where a boundary may begin.
+    pending: list[bytes] = []
+    tail = b""
     error: str | None = None
     try:
         chunk: bytes | None = first
         while chunk is not None:
-            for event in decoder.feed(chunk):
+            for event in decoder.feed(chunk):  # raises SSEEventTooLarge: `pending` stays bounded
                 reader.feed(event)
                 last = event
                 events += 1
-            data = pending + chunk if pending else chunk
-            cut = event_boundary(data)
-            pending = data[cut:]
-            if cut:
-                yield scrub(data[:cut] if pending else data, scanned)
+            # Only the new bytes are searched (with the tail: "\n" + "\n" may straddle reads).
+            cut = event_boundary(tail + chunk) - len(tail)
+            if cut > 0:
+                out = chunk[:cut] if cut < len(chunk) else chunk
+                if pending:
+                    out = b"".join(pending) + out
+                rest_of_chunk = chunk[cut:]
+                pending = [rest_of_chunk] if rest_of_chunk else []
+                tail = rest_of_chunk[-3:]
+                yield scrub(out, scanned)
+            elif chunk:
+                pending.append(chunk)
+                tail = (tail + chunk)[-3:]
             chunk = await anext(rest, None)
         for event in decoder.flush():
             reader.feed(event)
             last = event
             events += 1
-        if pending.strip():
+        held = b"".join(pending)
+        if held.strip():
             # The upstream closed without the blank line after its last event: complete it.
-            yield scrub(pending, scanned) + b"\n\n"
+            yield scrub(held, scanned) + b"\n\n"
         if not ended_properly(fmt, last):
             error = "the upstream closed the stream before it finished"
             yield stream_error_event(fmt, error, events)
     except UpstreamError as exc:
         error = redact(exc.message, secrets)
         yield stream_error_event(fmt, f"upstream stream failed: {error}", events)
+    except SSEEventTooLarge as exc:
+        error = str(exc)
+        yield stream_error_event(fmt, error, events)
     finally:
         reply.close()
         on_end(reader.usage, error)
@@ -166,6 +182,11 @@ async def pipe_translated(
     except UpstreamError as exc:
         error = redact(exc.message, secrets)
         out = translator.error(f"upstream stream failed: {error}")
+        if out:
+            yield b"".join(out)
+    except SSEEventTooLarge as exc:
+        error = str(exc)
+        out = translator.error(error)
         if out:
             yield b"".join(out)
     except Exception:
