@@ -41,6 +41,7 @@ from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.errors import ApiError, error_response
 from llmroute.wire import ClientFormat, SSEDecoder
+from llmroute.wire.sse import MAX_EVENT_BYTES
 from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.governance")
@@ -211,7 +212,9 @@ class Ticket:
 
     async def _watch(self, chunks: AsyncIterator[Any], model: str | None, failed: bool) -> AsyncIterator[Any]:
         counting = self.reservation is not None and self.governance.limiter is not None
-        decoder = SSEDecoder() if counting else None
+        # Our own output, already bounded by the proxy's decoder; translation may grow an event a
+        # little, so this one only reads usage and never cuts the stream.
+        decoder = SSEDecoder(max_event_bytes=4 * MAX_EVENT_BYTES) if counting else None
         reader = StreamUsageReader(self.fmt) if counting else None
         try:
             async for chunk in chunks:
