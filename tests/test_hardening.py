@@ -465,3 +465,42 @@ def test_an_endless_upstream_event_ends_the_stream_with_an_error(setup: Setup, p
     assert f"larger than {MAX_EVENT_BYTES} bytes" in text
     assert "zzzz" not in text  # the oversized event itself never reached the client
     assert slowest_health < 0.5
+
+
+# --- blocklist regexes: linear time, or refused at load -----------------------------------------
+
+
+@pytest.mark.parametrize("action", ["block", "redact"])
+def test_a_catastrophic_blocklist_pattern_costs_no_time(action: str) -> None:
+    config = (
+        "version: v0.4.0\nmodel_providers:\n  - model: echo/a\n    default: true\n"
+        "routing: {router: {type: arch_router, base_url: 'http://127.0.0.1:9'}}\n"
+        "guardrails:\n  request:\n"
+        f"    - {{type: blocklist, action: {action}, patterns: ['(a+)+$', '(x+x+)+y', '(?i)secret plan']}}\n"
+    )
+    with RunningGateway(config) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
+        started = time.perf_counter()
+        for text in ["a" * 31 + "!", "x" * 50_000, "a" * 100_000 + "!"]:
+            response = http.post("/v1/chat/completions", json=chat(text, model="echo/a"))
+            assert response.status_code == 200, response.text
+        assert time.perf_counter() - started < 2.0
+        blocked = http.post("/v1/chat/completions", json=chat("the SECRET PLAN is", model="echo/a"))
+        if action == "block":
+            assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "content_blocked"
+        else:
+            assert blocked.status_code == 200 and "[REDACTED]" in blocked.text
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?<=x)y", "foo(?!bar)"])
+def test_a_blocklist_pattern_the_linear_engine_cannot_run_is_refused_at_load(pattern: str) -> None:
+    from llmroute.config import ConfigError, load_config_text
+
+    config = (
+        "model_providers: [{model: echo/a}]\n"
+        f"guardrails: {{request: [{{type: blocklist, patterns: ['ok', '{pattern}']}}]}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(config, env={})
+    message = str(caught.value)
+    assert "patterns[1]" in message and "RE2" in message
+    assert "\n" not in message.strip()

@@ -31,6 +31,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmroute.governance.regex import compile_pattern
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -197,7 +199,8 @@ class PiiGuardrail(_Strict):
 class BlocklistGuardrail(_Strict):
     type: Literal["blocklist"]
     name: str | None = Field(default=None, min_length=1)
-    # Regular expressions (Python syntax); a match anywhere in the text triggers the action.
+    # Regular expressions (RE2 syntax, run in linear time: governance/regex.py); a match anywhere
+    # in the text triggers the action.
     patterns: list[str] = Field(min_length=1)
     action: Literal["block", "redact"] = "block"
 
@@ -206,9 +209,9 @@ class BlocklistGuardrail(_Strict):
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for i, pattern in enumerate(patterns):
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"patterns[{i}]: invalid regular expression ({exc})") from None
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"patterns[{i}]: invalid regular expression {pattern!r}: {exc}") from None
         return patterns
 
 
