@@ -506,8 +506,9 @@ class FakeProvider:
         elif kind == "responses":
             events = responses_stream(answer, model)
         else:
-            options = body.get("stream_options") or {}
-            events = chat_stream(answer, model, bool(options.get("include_usage")))
+            options = body.get("stream_options")  # a fuzzed body may send anything here
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            events = chat_stream(answer, model, include_usage)
         response = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
