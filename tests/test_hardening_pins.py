@@ -1,4 +1,4 @@
-"""Session pins are scoped per gateway key (issue 14, defect 5), in memory and in Redis.
+"""Per-key scoping (issue 14): session pins (defect 5) and the /v1/models list, in memory and in Redis.
 
 Team A pins a session to a model team B may not use. Team B sending the same session id must get
 a pin of its own: not a 403 naming A's model (a denial, and a leak of A's choice).
@@ -65,3 +65,18 @@ def test_a_session_id_of_another_key_neither_denies_nor_leaks(
             assert again.json()["model"] == "echo/big" and again.json()["pinned"] is True
         else:
             assert again.headers["x-llmroute-model"] == "echo/big"
+
+
+def test_models_list_shows_only_what_the_key_may_use() -> None:
+    text = (
+        config("{type: memory}") + "model_aliases:\n  fast: {target: echo/small}\n  big: {target: echo/big}\n"
+    )
+    with RunningGateway(text, env=KEYS) as gw:
+
+        def ids(key: str) -> set[str]:
+            response = httpx.get(gw.url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200, response.text
+            return {m["id"] for m in response.json()["data"]}
+
+        assert ids(KEYS["TEAM_A_KEY"]) == {"echo/big", "echo/small", "fast", "big"}
+        assert ids(KEYS["TEAM_B_KEY"]) == {"echo/small", "fast"}
