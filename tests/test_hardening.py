@@ -37,6 +37,7 @@ class Setup:
     gateway: RunningGateway
     openai: FakeProvider
     anthropic: FakeProvider
+    router: FakeProvider
 
     def upstream_calls(self) -> int:
         return len(self.openai.requests) + len(self.anthropic.requests)
@@ -74,7 +75,7 @@ def setup() -> Iterator[Setup]:
     ):
         gateway = RunningGateway(config_text(router.url, openai.url, anthropic.url))
         with gateway, httpx.Client(base_url=gateway.url, timeout=10) as http:
-            yield Setup(http, gateway, openai, anthropic)
+            yield Setup(http, gateway, openai, anthropic, router)
 
 
 def chat(content: str = "Write a sort function", **extra: Any) -> dict[str, Any]:
@@ -504,3 +505,20 @@ def test_a_blocklist_pattern_the_linear_engine_cannot_run_is_refused_at_load(pat
     message = str(caught.value)
     assert "patterns[1]" in message and "RE2" in message
     assert "\n" not in message.strip()
+
+
+# --- open since the first release: Arch-Router calls carry the trace ----------------------------
+
+
+def test_arch_router_call_carries_the_requests_traceparent(setup: Setup) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    ROUTER_ANSWER[0] = "code"
+    headers = {"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}
+    response = setup.http.post(
+        "/v1/chat/completions", json=chat(routing_preferences=inline("code")), headers=headers
+    )
+    assert response.status_code == 200, response.text
+    sent = setup.router.last.headers["traceparent"]
+    version, trace_id, parent, flags = sent.split("-")
+    assert (version, trace_id, flags) == ("00", trace, "01")
+    assert len(parent) == 16 and parent != "00f067aa0ba902b7"  # the gateway's request span
