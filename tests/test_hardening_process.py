@@ -39,3 +39,68 @@ def test_control_characters_cannot_forge_text_log_lines(tmp_path: Path) -> None:
     access = [line for line in lines if "llmroute.access" in line]
     assert len(access) == 2, text
     assert all("\\n2099-01-01" in line for line in access), access
+
+
+def test_a_busy_port_fails_with_one_clear_line(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    config = tmp_path / "c.yaml"
+    config.write_text(ECHO_CONFIG)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "llmroute", "up", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+    assert done.returncode != 0
+    output = (done.stdout + done.stderr).strip()
+    assert "listening" not in output and "try: curl" not in output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines == [f"llmroute: cannot listen on 127.0.0.1:{port}: address already in use"], output
+
+
+def test_workers_with_the_memory_session_store_warn_that_pins_are_per_process(tmp_path: Path) -> None:
+    with GatewayProcess(ECHO_CONFIG, tmp_path, log_format="human") as gw:
+        assert "memory session store" not in gw.log()  # one worker: nothing to warn about
+    proc = GatewayProcess(ECHO_CONFIG, tmp_path, name="workers")  # its paths; started by hand with --workers
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    log = proc.log_path.open("ab")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmroute",
+            "up",
+            str(proc.config_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(proc.port),
+            "--workers",
+            "2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    log.close()
+    try:
+        text = wait_for_log(proc, "memory session store")
+        assert "--workers 2 with the memory session store" in text and "redis" in text
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
