@@ -19,6 +19,7 @@ response), `ErrorEvent(message)` (a 200 stream that opens with an error event), 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections import deque
@@ -377,11 +378,16 @@ def default_error(kind: str, status: int) -> dict[str, Any]:
 
 
 class FakeProvider:
-    def __init__(self, responder: Callable[[str, dict[str, Any]], Behaviour] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[str, dict[str, Any]], Behaviour] | None = None,
+        tls: ssl.SSLContext | None = None,  # serve https:// (url then names `localhost`)
+    ) -> None:
         self.responder = responder
+        self.tls = tls
         self.counts_tokens = True  # serves /v1/messages/count_tokens (False: a 404, as some servers)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://localhost:{self.port}" if tls else f"http://127.0.0.1:{self.port}"
         self.requests: list[Received] = []
         self._script: deque[Behaviour] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -425,7 +431,7 @@ class FakeProvider:
         app.router.add_route("POST", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.tls)
         await site.start()
         self._ready.set()
         await self._stop.wait()
