@@ -239,8 +239,12 @@ Guardrail = Annotated[PiiGuardrail | BlocklistGuardrail | HttpGuardrail, Field(d
 class Guardrails(_Strict):
     # Run in order on the request before routing; the first `block` ends the chain.
     request: list[Guardrail] = Field(default_factory=list)
-    # Run on complete (non-streaming) responses; streamed responses pass unscreened.
+    # Run on complete responses; `pii` and `blocklist` also on streams (governance/stream_guard.py):
+    # `screen` holds back `stream_window_chars` of text and cuts the stream at a finding; `pass`
+    # lets streams through unscreened.
     response: list[Guardrail] = Field(default_factory=list)
+    streams: Literal["screen", "pass"] = "screen"
+    stream_window_chars: int = Field(default=128, gt=0)
 
 
 # --- limits --------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from llmroute.governance.guardrails import GuardrailChain, build_checks
 from llmroute.governance.limits import ConcurrencyGate
 from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
 from llmroute.governance.shared import RedisCooldowns, SharedRedis
+from llmroute.governance.stream_guard import Finder, finders, screen_stream
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.proxy.cooldown import CooldownStore
@@ -85,6 +86,12 @@ class Governance:
         )
         # Corrections still being written to the rate-limit store (kept so they are not collected).
         self._pending: set[asyncio.Task[None]] = set()
+        # pii and blocklist on streamed answers too (None: streams pass as they are)
+        self.stream_guards: list[tuple[str, Finder]] | None = None
+        self.stream_window = 0
+        if self.response_guards is not None and guardrails is not None and guardrails.streams == "screen":
+            self.stream_guards = finders(self.response_guards.checks) or None
+            self.stream_window = guardrails.stream_window_chars
 
     def _session(self) -> aiohttp.ClientSession:
         """The HTTP client for external guardrail filters (opened in start())."""
@@ -192,7 +199,12 @@ class Ticket:
         model = header_text(response.headers.get("x-llmroute-model"))
         failed = response.status_code >= 400
         if isinstance(response, StreamingResponse):
-            # Response guardrails see complete bodies only; streams pass as they are.
+            guards = self.governance.stream_guards
+            if guards is not None and response.status_code == 200:
+                # pii / blocklist with a held-back window (governance/stream_guard.py)
+                response.body_iterator = screen_stream(
+                    response.body_iterator, self.fmt, guards, self.governance.stream_window
+                )
             response.body_iterator = self._watch(response.body_iterator, model, failed)
             return response
         tokens = None
