@@ -19,10 +19,16 @@ CLI = shutil.which("redis-cli")
 pytestmark = pytest.mark.skipif(REDIS is None or CLI is None, reason="redis-server / redis-cli not installed")
 
 
-def start(args: list[str], port: int, procs: list[subprocess.Popen[bytes]]) -> None:
+def start(args: list[str], port: int, procs: list[subprocess.Popen[bytes]], log: Path) -> None:
     assert REDIS is not None
-    procs.append(subprocess.Popen([REDIS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_for_port(port)
+    with log.open("ab") as out:
+        procs.append(subprocess.Popen([REDIS, *args], stdout=out, stderr=subprocess.STDOUT))
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        raise TimeoutError(
+            f"redis-server {' '.join(args)} did not start:\n{log.read_text()[-2000:]}"
+        ) from None
 
 
 def cli(port: int, *args: str) -> str:
@@ -38,20 +44,27 @@ def wait(predicate, what: str, timeout: float = 15.0) -> None:  # type: ignore[n
         time.sleep(0.05)
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is a valid port too."""
+    while (port := free_port()) > 55_000:
+        pass
+    return port
+
+
 @pytest.fixture(scope="module")
 def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     tmp = tmp_path_factory.mktemp("redis-ha")
     procs: list[subprocess.Popen[bytes]] = []
     plain = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
     try:
-        master, sentinel, cluster = free_port(), free_port(), free_port()
-        start(["--port", str(master), *plain], master, procs)
+        master, sentinel, cluster = free_port(), free_port(), cluster_port()
+        start(["--port", str(master), *plain], master, procs, tmp / "master.log")
         conf = tmp / "sentinel.conf"
         conf.write_text(
             f"port {sentinel}\nbind 127.0.0.1\ndir {tmp}\n"
             f"sentinel monitor mymaster 127.0.0.1 {master} 1\nsentinel down-after-milliseconds mymaster 1000\n"
         )
-        start([str(conf), "--sentinel"], sentinel, procs)
+        start([str(conf), "--sentinel"], sentinel, procs, tmp / "sentinel.log")
         wait(
             lambda: str(master) in cli(sentinel, "sentinel", "get-master-addr-by-name", "mymaster"),
             "sentinel",
@@ -68,6 +81,7 @@ def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             ],
             cluster,
             procs,
+            tmp / "cluster.log",
         )
         cli(cluster, "cluster", "addslotsrange", "0", "16383")
         wait(lambda: "cluster_state:ok" in cli(cluster, "cluster", "info"), "cluster state ok")
