@@ -104,3 +104,67 @@ def test_workers_with_the_memory_session_store_warn_that_pins_are_per_process(tm
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def test_sighup_to_the_supervisor_reloads_every_worker(tmp_path: Path) -> None:
+    """`--workers N`: SIGHUP to the `llmroute up` process (uvicorn's supervisor) replaces the
+    workers one at a time with the new config; a config that does not load keeps them running."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    gw = GatewayProcess(ECHO_CONFIG, tmp_path, name="hup")  # its paths; started by hand with --workers
+    with gw.log_path.open("ab") as log:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llmroute",
+                "up",
+                str(gw.config_path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(gw.port),
+                "--workers",
+                "2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+    def aliases() -> set[str]:
+        seen: set[str] = set()
+        for _ in range(8):  # several connections: both workers answer
+            with httpx.Client(timeout=5) as http:
+                data = http.get(gw.url + "/v1/models").json()["data"]
+            seen |= {m["id"] for m in data if m["owned_by"] == "alias"}
+        return seen
+
+    def wait_for(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    try:
+        assert wait_for(lambda: aliases() == set()), gw.log()
+        gw.config_path.write_text(ECHO_CONFIG + "model_aliases:\n  quick: {target: echo/fast}\n")
+        child.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: aliases() == {"quick"}), gw.log()
+        gw.config_path.write_text(ECHO_CONFIG + "model_aliases: [not, a, mapping]\n")
+        child.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        assert child.poll() is None
+        assert aliases() == {"quick"}  # the broken config was not taken; the workers kept serving
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
