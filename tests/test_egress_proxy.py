@@ -5,6 +5,7 @@ SSL_CERT_FILE), the absolute-URL form for an http:// one, and NO_PROXY going dir
 from __future__ import annotations
 
 import asyncio
+import shutil
 import ssl
 import subprocess
 import threading
@@ -99,6 +100,8 @@ class LocalProxy:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (.ci/apt-packages.txt lists it)")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
