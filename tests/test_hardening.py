@@ -326,12 +326,12 @@ def routes(count: int, description: str = "writing code", **extra: Any) -> list[
 @pytest.mark.parametrize(
     ("preferences", "limit"),
     [
-        (routes(65), "limits.inline_routes.max_routes (64)"),
-        (routes(20_000, "x" * 100), "limits.inline_routes.max_routes (64)"),
+        (routes(33), "limits.inline_routes.max_routes (32)"),
+        (routes(20_000, "x" * 100), "limits.inline_routes.max_routes (32)"),
         (routes(1, "d" * 2001), "limits.inline_routes.max_description_chars (2000)"),
-        (routes(1, examples=["e"] * 33), "limits.inline_routes.max_examples (32)"),
+        (routes(1, examples=["e"] * 17), "limits.inline_routes.max_examples (16)"),
         (routes(1, examples=["e" * 1001]), "limits.inline_routes.max_example_chars (1000)"),
-        (routes(60, "d" * 1800), "limits.inline_routes.max_total_chars (100000)"),
+        (routes(30, "d" * 1800), "limits.inline_routes.max_total_chars (50000)"),
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/routing/v1/chat/completions"])
@@ -348,11 +348,11 @@ def test_inline_preferences_beyond_a_limit_are_a_400_naming_it(
 
 
 def test_legacy_routing_policy_counts_towards_the_route_limit(setup: Setup) -> None:
-    prefs = [{"name": f"p{i}", "description": "d"} for i in range(40)]
+    prefs = [{"name": f"p{i}", "description": "d"} for i in range(20)]
     policy = [{"model": "openai/gpt-4o", "routing_preferences": prefs}] * 2
     response = setup.http.post("/v1/chat/completions", json=chat(routing_policy=policy))
     assert response.status_code == 400, response.text
-    assert "max_routes (64)" in response.json()["error"]["message"]
+    assert "max_routes (32)" in response.json()["error"]["message"]
 
 
 def test_inline_limits_are_configurable(tmp_path: Any) -> None:

@@ -255,13 +255,14 @@ class InlineRouteLimits(_Strict):
     new route set is embedded (CPU, memory) before the request is answered, so its size is the
     client's to choose only within these. Beyond one, the answer is a 400 naming the limit."""
 
-    max_routes: int = Field(default=64, gt=0)
+    # Worst case held by the embedded router: 256 cached route sets of this size (docs/governance.md).
+    max_routes: int = Field(default=32, gt=0)
     max_name_chars: int = Field(default=128, gt=0)
     max_description_chars: int = Field(default=2000, gt=0)
-    max_examples: int = Field(default=32, ge=0)  # per route
+    max_examples: int = Field(default=16, ge=0)  # per route
     max_example_chars: int = Field(default=1000, gt=0)
     # names + descriptions + examples of all the request's routes together
-    max_total_chars: int = Field(default=100_000, gt=0)
+    max_total_chars: int = Field(default=50_000, gt=0)
     # requests routed on inline routes classified at once in this process; more wait their turn,
     # so that config-routed requests always find the router free (the embedded router has 2 threads)
     max_concurrent: int = Field(default=1, gt=0)
