@@ -218,6 +218,9 @@ def test_hostile_inputs_against_a_real_gateway(
         http.close()
         time.sleep(0.3)
         log = gw.log()
+    print(
+        f"slowest /healthz: {health.slowest * 1000:.1f} ms; RSS growth {(rss_after - baseline) / 2**20:.1f} MiB"
+    )
     assert not health.failures, health.failures[:5]
     assert health.slowest < 0.1, f"/healthz took {health.slowest * 1000:.0f} ms"
     assert "Traceback" not in log
