@@ -12,12 +12,14 @@ call, then the tool's result); `script(...)` queues behaviours for
 the next requests, in order: `Answer(text=..., tool_call=...)`, `Fail(status, body, headers)` (429
 with Retry-After, 500, 400...), `Hang(seconds)` (no response: the gateway's read timeout fires),
 `DropMidStream(after=n)` (send n stream events then cut the connection without ending the HTTP
-response), `ErrorEvent(message)` (a 200 stream that opens with an error event).
+response), `ErrorEvent(message)` (a 200 stream that opens with an error event), `Raw(pieces)` (a
+200 stream of exactly these bytes, one write each, then a clean end).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections import deque
@@ -65,7 +67,18 @@ class ErrorEvent:
     message: str = "Overloaded"
 
 
-Behaviour = Answer | Fail | Hang | DropMidStream | ErrorEvent
+@dataclass
+class Raw:
+    """A 200 `text/event-stream` answer sent as exactly these pieces, each written on its own with a
+    pause between (so each reaches the gateway as its own read), then a clean end of the response.
+    For what a normal answer never does: a stream cut short without its terminal event, a key split
+    across reads, one huge event."""
+
+    pieces: list[bytes]
+    pause: float = 0.02
+
+
+Behaviour = Answer | Fail | Hang | DropMidStream | ErrorEvent | Raw
 
 
 @dataclass
@@ -365,11 +378,16 @@ def default_error(kind: str, status: int) -> dict[str, Any]:
 
 
 class FakeProvider:
-    def __init__(self, responder: Callable[[str, dict[str, Any]], Behaviour] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[str, dict[str, Any]], Behaviour] | None = None,
+        tls: ssl.SSLContext | None = None,  # serve https:// (url then names `localhost`)
+    ) -> None:
         self.responder = responder
+        self.tls = tls
         self.counts_tokens = True  # serves /v1/messages/count_tokens (False: a 404, as some servers)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://localhost:{self.port}" if tls else f"http://127.0.0.1:{self.port}"
         self.requests: list[Received] = []
         self._script: deque[Behaviour] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -413,7 +431,7 @@ class FakeProvider:
         app.router.add_route("POST", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.tls)
         await site.start()
         self._ready.set()
         await self._stop.wait()
@@ -472,6 +490,14 @@ class FakeProvider:
             else:
                 event = sse({"error": {"message": behaviour.message, "type": "server_error", "code": None}})
             return web.Response(body=event, status=200, content_type="text/event-stream")
+        if isinstance(behaviour, Raw):
+            raw = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+            await raw.prepare(request)
+            for piece in behaviour.pieces:
+                await raw.write(piece)
+                await asyncio.sleep(behaviour.pause)
+            await raw.write_eof()
+            return raw
         if kind == "embeddings":
             return web.json_response(embeddings(body, model))
         answer = behaviour if isinstance(behaviour, Answer) else Answer()
@@ -486,8 +512,9 @@ class FakeProvider:
         elif kind == "responses":
             events = responses_stream(answer, model)
         else:
-            options = body.get("stream_options") or {}
-            events = chat_stream(answer, model, bool(options.get("include_usage")))
+            options = body.get("stream_options")  # a fuzzed body may send anything here
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            events = chat_stream(answer, model, include_usage)
         response = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:

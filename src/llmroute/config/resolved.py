@@ -52,6 +52,21 @@ class LoadedConfig:
             return ref
         return None
 
+    def model_label(self, model: str) -> str:
+        """The metric label for a served model: its declared name, or `provider/*` for a model id a
+        wildcard serves (the client picks those, and every new label value would be a new series)."""
+        if model in self.models:
+            return model
+        provider = model.partition("/")[0]
+        return f"{provider}/*" if provider in self.wildcards else "other"
+
+    def route_label(self, route: str | None, inline: bool) -> str:
+        """The metric label for a decision's route: config route names as they are, any route a
+        request brought along (inline `routing_preferences`) as `inline`."""
+        if route is None:
+            return "none"
+        return "inline" if inline or self.route(route) is None else route
+
     def provider_for(self, model: str) -> ModelProvider | None:
         """The provider entry that serves a full model name (exact entry first, then a wildcard)."""
         entry = self.models.get(model)

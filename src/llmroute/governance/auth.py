@@ -80,6 +80,12 @@ def caller_key(scope: Scope) -> GatewayKey | None:
     return state.get(STATE_KEY) if state else None
 
 
+def tenant_of(scope: Scope) -> str | None:
+    """The name of the caller's gateway key, which scopes its session pins (None when auth is off)."""
+    key = caller_key(scope)
+    return key.name if key is not None else None
+
+
 def check_key(keys: KeyTable, scope: Scope) -> Response | None:
     """None when the request may go on (the accepted key is left in the request's state), else the
     401 to answer with, in the client's format."""

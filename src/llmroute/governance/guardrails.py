@@ -29,6 +29,7 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
+from llmroute.governance.regex import compile_pattern
 from llmroute.governance.schema import BlocklistGuardrail, Guardrail, HttpGuardrail, PiiGuardrail
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
@@ -287,8 +288,9 @@ class BlocklistCheck:
     def __init__(self, config: BlocklistGuardrail, name: str) -> None:
         self.name = name
         self.action = config.action
-        # Compiled one by one: each may carry its own inline flags, e.g. "(?i)...".
-        self.patterns = [re.compile(p) for p in config.patterns]
+        # Compiled one by one: each may carry its own inline flags, e.g. "(?i)...". RE2: linear
+        # time whatever the pattern, so matching stays on the event loop (governance/regex.py).
+        self.patterns = [compile_pattern(p) for p in config.patterns]
 
     async def run(self, screening: Screening) -> str:
         hits = 0

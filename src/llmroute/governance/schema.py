@@ -31,6 +31,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmroute.governance.regex import compile_pattern
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -199,7 +201,8 @@ class PiiGuardrail(_Strict):
 class BlocklistGuardrail(_Strict):
     type: Literal["blocklist"]
     name: str | None = Field(default=None, min_length=1)
-    # Regular expressions (Python syntax); a match anywhere in the text triggers the action.
+    # Regular expressions (RE2 syntax, run in linear time: governance/regex.py); a match anywhere
+    # in the text triggers the action.
     patterns: list[str] = Field(min_length=1)
     action: Literal["block", "redact"] = "block"
 
@@ -208,9 +211,9 @@ class BlocklistGuardrail(_Strict):
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for i, pattern in enumerate(patterns):
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"patterns[{i}]: invalid regular expression ({exc})") from None
+                compile_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"patterns[{i}]: invalid regular expression {pattern!r}: {exc}") from None
         return patterns
 
 
@@ -238,11 +241,33 @@ Guardrail = Annotated[PiiGuardrail | BlocklistGuardrail | HttpGuardrail, Field(d
 class Guardrails(_Strict):
     # Run in order on the request before routing; the first `block` ends the chain.
     request: list[Guardrail] = Field(default_factory=list)
-    # Run on complete (non-streaming) responses; streamed responses pass unscreened.
+    # Run on complete responses; `pii` and `blocklist` also on streams (governance/stream_guard.py):
+    # `screen` holds back `stream_window_chars` of text and cuts the stream at a finding; `pass`
+    # lets streams through unscreened.
     response: list[Guardrail] = Field(default_factory=list)
+    streams: Literal["screen", "pass"] = "screen"
+    stream_window_chars: int = Field(default=128, gt=0)
 
 
 # --- limits --------------------------------------------------------------------------------------
+
+
+class InlineRouteLimits(_Strict):
+    """Bounds on the `routing_preferences` / `routing_policy` a client sends with a request: each
+    new route set is embedded (CPU, memory) before the request is answered, so its size is the
+    client's to choose only within these. Beyond one, the answer is a 400 naming the limit."""
+
+    # Worst case held by the embedded router: 256 cached route sets of this size (docs/governance.md).
+    max_routes: int = Field(default=32, gt=0)
+    max_name_chars: int = Field(default=128, gt=0)
+    max_description_chars: int = Field(default=2000, gt=0)
+    max_examples: int = Field(default=16, ge=0)  # per route
+    max_example_chars: int = Field(default=1000, gt=0)
+    # names + descriptions + examples of all the request's routes together
+    max_total_chars: int = Field(default=50_000, gt=0)
+    # requests routed on inline routes classified at once in this process; more wait their turn,
+    # so that config-routed requests always find the router free (the embedded router has 2 threads)
+    max_concurrent: int = Field(default=1, gt=0)
 
 
 class Limits(_Strict):
@@ -258,6 +283,7 @@ class Limits(_Strict):
     # then get a 503. Unset: no limit.
     max_concurrent_upstream: int | None = Field(default=None, gt=0)
     queue_timeout: float = 10.0
+    inline_routes: InlineRouteLimits = Field(default_factory=InlineRouteLimits)
 
     @field_validator("max_body_bytes", "max_header_bytes", mode="before")
     @classmethod

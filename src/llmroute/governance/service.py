@@ -33,13 +33,16 @@ from llmroute.governance.guardrails import GuardrailChain, build_checks
 from llmroute.governance.limits import ConcurrencyGate
 from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
 from llmroute.governance.shared import RedisCooldowns, SharedRedis
+from llmroute.governance.stream_guard import Finder, finders, screen_stream
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.proxy.cooldown import CooldownStore
+from llmroute.proxy.header_values import header_text
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.errors import ApiError, error_response
 from llmroute.wire import ClientFormat, SSEDecoder
+from llmroute.wire.sse import MAX_EVENT_BYTES
 from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.governance")
@@ -83,6 +86,12 @@ class Governance:
         )
         # Corrections still being written to the rate-limit store (kept so they are not collected).
         self._pending: set[asyncio.Task[None]] = set()
+        # pii and blocklist on streamed answers too (None: streams pass as they are)
+        self.stream_guards: list[tuple[str, Finder]] | None = None
+        self.stream_window = 0
+        if self.response_guards is not None and guardrails is not None and guardrails.streams == "screen":
+            self.stream_guards = finders(self.response_guards.checks) or None
+            self.stream_window = guardrails.stream_window_chars
 
     def _session(self) -> aiohttp.ClientSession:
         """The HTTP client for external guardrail filters (opened in start())."""
@@ -187,10 +196,15 @@ class Ticket:
     def bind(self, response: Response) -> Response:
         """Settle once `response` has been sent (a stream: after its last chunk, or when it is cut)."""
         self.bound = True
-        model = response.headers.get("x-llmroute-model")
+        model = header_text(response.headers.get("x-llmroute-model"))
         failed = response.status_code >= 400
         if isinstance(response, StreamingResponse):
-            # Response guardrails see complete bodies only; streams pass as they are.
+            guards = self.governance.stream_guards
+            if guards is not None and response.status_code == 200:
+                # pii / blocklist with a held-back window (governance/stream_guard.py)
+                response.body_iterator = screen_stream(
+                    response.body_iterator, self.fmt, guards, self.governance.stream_window
+                )
             response.body_iterator = self._watch(response.body_iterator, model, failed)
             return response
         tokens = None
@@ -210,7 +224,9 @@ class Ticket:
 
     async def _watch(self, chunks: AsyncIterator[Any], model: str | None, failed: bool) -> AsyncIterator[Any]:
         counting = self.reservation is not None and self.governance.limiter is not None
-        decoder = SSEDecoder() if counting else None
+        # Our own output, already bounded by the proxy's decoder; translation may grow an event a
+        # little, so this one only reads usage and never cuts the stream.
+        decoder = SSEDecoder(max_event_bytes=4 * MAX_EVENT_BYTES) if counting else None
         reader = StreamUsageReader(self.fmt) if counting else None
         try:
             async for chunk in chunks:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from llmroute import redis_urls
 from llmroute.governance.schema import SharedState
 from llmroute.observability import metrics
 from llmroute.proxy.cooldown import MAX_COOLDOWN_SECONDS, MemoryCooldowns
@@ -38,19 +39,11 @@ class SharedRedis:
     BACKOFF_SECONDS = 1.0
 
     def __init__(self, config: SharedState) -> None:
-        import redis.asyncio as aioredis
-
         assert config.url is not None  # enforced by the config model
         self.timeout = config.timeout_ms / 1000
-        self.prefix = config.key_prefix
-        pool = aioredis.BlockingConnectionPool.from_url(
-            config.url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=self.timeout,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-        )
-        self.client = aioredis.Redis(connection_pool=pool)
+        # Hash-tagged for Redis Cluster: one rate-limit script takes all of a request's buckets.
+        self.prefix = redis_urls.key_prefix(config.url, config.key_prefix)
+        self.client = redis_urls.connect(config.url, self.timeout, MAX_CONNECTIONS)
         self._scripts: list[str] = []
         self._down_until = 0.0
         self._last_warning = 0.0

@@ -11,6 +11,7 @@ application's own logging setup) it is an ordinary `llmroute.access` record.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -81,8 +82,28 @@ class JsonFormatter(LineFormatter):
         return orjson.dumps(entry).decode()
 
 
+# Characters that would let a value break out of its line in a text log (log forging: a client's
+# route name, model id or path with a newline writes a line of its own). JSON lines escape them anyway.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters written as escapes (`\\n`, `\\x1b`): one line, always."""
+    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
+
+
 class HumanFormatter(LineFormatter):
-    """`time level logger: message` followed by the structured fields as key=value pairs."""
+    """`time level logger: message` followed by the structured fields as key=value pairs.
+
+    Every part a client can influence (the message's arguments, each field) has its control
+    characters escaped, so one record is one line; only an exception's traceback spans lines.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,11 +119,19 @@ class HumanFormatter(LineFormatter):
         return f"{self._second_text},{int((created - second) * 1000):03d}"
 
     def line(self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
-        text = f"{self.timestamp(created)} {level:<7} {logger}: {message}"
+        text = f"{self.timestamp(created)} {level:<7} {logger}: {escape_controls(message)}"
         if not fields:
             return text
-        pairs = " ".join([f"{k}={'-' if v is None else v}" for k, v in fields.items()])
+        pairs = " ".join([f"{escape_controls(str(k))}={_text(v)}" for k, v in fields.items()])
         return f"{text} {pairs}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)):
+        return str(value)  # the common fields (status, timings) need no scan
+    return escape_controls(str(value))
 
 
 # The handler `configure_logging` installed on the root logger, for the direct request line.

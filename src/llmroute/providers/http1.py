@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from llmroute.providers.egress import EgressProxies, ProxyError, open_tunnel
+
 ErrorKind = Literal["timeout", "connect", "broken"]
 
 # Pause reading from the socket when this much body is buffered and not yet read by the proxy.
@@ -347,11 +349,20 @@ class Http1Pool:
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._open: set[Connection] = set()
         self._ssl: ssl.SSLContext | None = None
+        # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read once when the pool starts (providers/egress.py).
+        self.proxies = EgressProxies()
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Http1Response:
         """Send the request; return once the status line and headers arrived (the body is not read yet)."""
         origin = origin_of(url)
-        lines = [f"POST {origin.target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"]
+        target = origin.target
+        proxy = self.proxies.for_origin(*origin.key) if self.proxies.active else None
+        if proxy is not None and not origin.tls:
+            # Plain HTTP through a proxy: the absolute URL as the target (RFC 9112 §3.2.2).
+            target = f"http://{origin.host_header}{origin.target}"
+        lines = [f"POST {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"]
+        if proxy is not None and not origin.tls and proxy.authorization:
+            lines.append(f"Proxy-Authorization: {proxy.authorization}\r\n")
         lines += [f"{name}: {value}\r\n" for name, value in headers.items() if name.lower() != "host"]
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         request = "".join(lines).encode("latin-1") + body
@@ -414,19 +425,34 @@ class Http1Pool:
                 self._ssl = ssl.create_default_context()
             tls = self._ssl
         where = f"{origin.host}:{origin.port}"
+        proxy = self.proxies.for_origin(*origin.key) if self.proxies.active else None
+        if proxy is not None:
+            where += f" (through the proxy {proxy.where})"
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: Connection(self, origin.key),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls else None,
-                )
+                if proxy is None:
+                    _, conn = await loop.create_connection(
+                        lambda: Connection(self, origin.key),
+                        origin.host,
+                        origin.port,
+                        ssl=tls,
+                        server_hostname=origin.host if tls else None,
+                    )
+                elif tls:  # a CONNECT tunnel, then TLS with the upstream itself
+                    sock = await open_tunnel(proxy, origin.host, origin.port)
+                    _, conn = await loop.create_connection(
+                        lambda: Connection(self, origin.key), sock=sock, ssl=tls, server_hostname=origin.host
+                    )
+                else:
+                    _, conn = await loop.create_connection(
+                        lambda: Connection(self, origin.key), proxy.host, proxy.port
+                    )
         except TimeoutError:
             raise Http1Error(
                 "timeout", f"cannot connect to {where} within {self.connect_timeout:g}s"
             ) from None
+        except ProxyError as exc:
+            raise Http1Error("connect", f"cannot connect to {where}: {exc}") from None
         except (OSError, ssl.SSLError) as exc:
             raise Http1Error("connect", f"cannot connect to {where}: {exc}") from None
         self._open.add(conn)

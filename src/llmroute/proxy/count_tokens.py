@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope
 from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import redact, redact_bytes
 from llmroute.proxy.forward import ANTHROPIC_CLIENT_HEADERS, client_key
+from llmroute.proxy.header_values import header_value
 from llmroute.proxy.replies import HttpReply
 from llmroute.proxy.targets import Target, TargetError
 from llmroute.proxy.token_estimate import estimate_tokens
@@ -53,7 +54,7 @@ def resolve(gateway: Gateway, body: dict[str, Any]) -> str:
 async def estimate(model: str, body: dict[str, Any]) -> Response:
     # A long conversation takes milliseconds to tokenize: off the event loop.
     tokens, how = await asyncio.to_thread(estimate_tokens, body)
-    headers = {"x-llmroute-model": model, COUNT_HEADER: how}
+    headers = {"x-llmroute-model": header_value(model), COUNT_HEADER: how}
     return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON, headers=headers)
 
 
@@ -77,7 +78,7 @@ async def forward(
         raise ApiError(504 if exc.kind == "timeout" else 502, f"{target.model}: {message}") from None
     if reply.status in NO_ENDPOINT:
         return None
-    response_headers = {"x-llmroute-model": target.model, COUNT_HEADER: "exact"}
+    response_headers = {"x-llmroute-model": header_value(target.model), COUNT_HEADER: "exact"}
     media = reply.headers.get("content-type") or JSON
     return Response(redact_bytes(data, secrets), reply.status, media_type=media, headers=response_headers)
 

@@ -24,6 +24,7 @@ from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.forward import Proxy, client_key, cooldown_seconds
+from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import HttpReply
 from llmroute.proxy.targets import Target, TargetError
@@ -93,6 +94,7 @@ async def forward(
     key = client_key(client_headers) if proxy.targets.passthrough else None
     attempts: list[Attempt] = []
     for index, model in enumerate(decision.models):
+        label = proxy.config.model_label(model)  # bounded: a wildcard's models count as `provider/*`
         cooling = await proxy.cooldowns.remaining(model)
         if cooling > 0:
             attempts.append(
@@ -124,13 +126,13 @@ async def forward(
         except UpstreamError as exc:
             attempt = Attempt(model, exc.kind, redact(exc.message, secrets))
         else:
-            model_metrics(model).latency.observe(time.perf_counter() - sent)
+            model_metrics(label).latency.observe(time.perf_counter() - sent)
             if reply.status == 429 or reply.status >= 500:
                 message = redact(error_message_from(data, reply.status), secrets)[:300]
                 if reply.status == 429:
                     seconds = cooldown_seconds(reply.headers)
                     await proxy.cooldowns.cool(model, seconds)
-                    metrics.COOLDOWNS.labels(model=model).inc()
+                    metrics.COOLDOWNS.labels(model=label).inc()
                     attempt = Attempt(model, "status_429", f"HTTP 429 rate limited: {message}", seconds)
                 else:
                     attempt = Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
@@ -139,11 +141,11 @@ async def forward(
                 if reply.status < 300:
                     usage = usage_from_bytes("openai_chat", data)
                     if usage is not None and usage.input_tokens:
-                        model_metrics(model).input_tokens.inc(usage.input_tokens)
+                        model_metrics(label).input_tokens.inc(usage.input_tokens)
                 else:
-                    metrics.UPSTREAM_ERRORS.labels(model=model, error="status_4xx").inc()
+                    metrics.UPSTREAM_ERRORS.labels(model=label, error="status_4xx").inc()
                 media = reply.headers.get("content-type") or JSON
-                out_headers = {**base_headers, "x-llmroute-model": model}
+                out_headers = {**base_headers, "x-llmroute-model": header_value(model)}
                 return Response(
                     redact_bytes(data, secrets), reply.status, media_type=media, headers=out_headers
                 )
@@ -152,10 +154,10 @@ async def forward(
                 reply.close()
         attempts.append(attempt)
         tried.finish(attempt.kind, reply.status if reply is not None else None)
-        metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
+        metrics.UPSTREAM_ERRORS.labels(model=label, error=attempt.kind).inc()
         if index + 1 < len(decision.models):
-            metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
-    base_headers["x-llmroute-model"] = decision.models[0] if decision.models else "none"
+            metrics.FAILOVERS.labels(from_model=label, reason=attempt.kind).inc()
+    base_headers["x-llmroute-model"] = header_value(decision.models[0] if decision.models else "none")
     return all_failed("openai_chat", attempts, base_headers)
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope
 
+from llmroute.governance.auth import tenant_of
 from llmroute.proxy.forward import ClientRequestError
 from llmroute.routing.agent_sessions import agent_session
 from llmroute.routing.decision import DecisionError, session_id_from
@@ -37,7 +38,9 @@ def proxy_endpoint(fmt: ClientFormat) -> HotEndpoint:
         try:
             conversation = parse_conversation(fmt, body)
             agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
+            decision = await gateway.decisions.decide(
+                body, conversation, session_id_from(headers), agent, tenant=tenant_of(scope)
+            )
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if not decision.models:

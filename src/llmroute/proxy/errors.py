@@ -44,6 +44,27 @@ def redact_bytes(data: bytes, secrets: tuple[str, ...]) -> bytes:
     return data
 
 
+# Successful answers are scanned only for secrets longer than this: a short string is likelier to
+# be ordinary text than a key, and every scanned secret costs one substring search per body/chunk.
+MIN_SCANNED_SECRET = 9
+
+
+def scanned_secrets(secrets: tuple[str, ...]) -> tuple[bytes, ...]:
+    """The secrets to look for in 2xx bodies and streams (an upstream may echo its request headers)."""
+    return tuple(s.encode() for s in secrets if len(s) >= MIN_SCANNED_SECRET)
+
+
+def scrub(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    """`data` with every secret replaced (one `in` test per secret when there is none: the common case)."""
+    for raw in secrets:
+        if raw in data:
+            data = data.replace(raw, _REDACTED_BYTES)
+    return data
+
+
+_REDACTED_BYTES = REDACTED.encode()
+
+
 def failure_status(attempts: list[Attempt]) -> int:
     """504 when every candidate timed out, 503 when all were rate limited, else 502."""
     kinds = {a.kind for a in attempts}

@@ -26,7 +26,8 @@ from llmroute.observability.record import start_attempt
 from llmroute.providers.client import UpstreamClient, UpstreamError
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.deployments import Balancer, DeploymentState
-from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
+from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes, scanned_secrets, scrub
+from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
 from llmroute.proxy.streams import opening_error, pipe_same_format, pipe_translated
@@ -157,7 +158,7 @@ class Proxy:
         """Answer one client request from the first candidate that works."""
         # (The response's `traceparent` is the request span's: the observability middleware sets it.)
         # No route header when no route matched: "none" would read as a route of that name.
-        base_headers = {"x-llmroute-route": decision.route} if decision.route else {}
+        base_headers = {"x-llmroute-route": header_value(decision.route)} if decision.route else {}
         base_headers["x-llmroute-pinned"] = "true" if decision.pinned else "false"
         stream = body.get("stream") is True
         # The client's own key matters only to passthrough_auth models (header look-ups are not free).
@@ -169,6 +170,7 @@ class Proxy:
         slots = self._slots(candidates, attempts)
 
         for index, (model, deployment) in enumerate(slots):
+            label = self.config.model_label(model)  # bounded: a wildcard's models count as `provider/*`
             rest_key = deployment.target.deployment if deployment is not None else model
             cooling = await self.cooldowns.remaining(rest_key)
             if cooling > 0:
@@ -231,7 +233,7 @@ class Proxy:
                         # (Anthropic's overloaded_error arrives this way, after a 200) still fails over.
                         raise UpstreamError("stream_error", f"the stream opened with an error: {opening}")
                     waited = time.perf_counter() - sent
-                    model_metrics(model).ttft.observe(waited)
+                    model_metrics(label).ttft.observe(waited)
                     outcome = "ok"
                     tried.finish(None, reply.status, stream=True)
                     # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
@@ -241,10 +243,12 @@ class Proxy:
                 else:
                     data = await reply.read()
                     waited = time.perf_counter() - sent
-                    model_metrics(model).latency.observe(waited)
+                    model_metrics(label).latency.observe(waited)
                     tried.finish(None, reply.status)
                     outcome = "ok"
-                    return self._complete(fmt, upstream, target, reply.status, data, body, base_headers)
+                    return self._complete(
+                        fmt, upstream, target, reply.status, data, body, base_headers, secrets
+                    )
             except UpstreamError as exc:
                 if reply is not None:
                     reply.close()
@@ -269,14 +273,14 @@ class Proxy:
                 )
             attempts.append(attempt)
             tried.finish(attempt.kind, reply.status if reply is not None else None)
-            metrics.UPSTREAM_ERRORS.labels(model=model, error=attempt.kind).inc()
+            metrics.UPSTREAM_ERRORS.labels(model=label, error=attempt.kind).inc()
             if index + 1 < len(slots):
-                metrics.FAILOVERS.labels(from_model=model, reason=attempt.kind).inc()
+                metrics.FAILOVERS.labels(from_model=label, reason=attempt.kind).inc()
                 log.warning("upstream %s failed (%s), trying the next candidate", model, attempt.reason)
             else:
                 log.warning("upstream %s failed (%s)", model, attempt.reason)
 
-        base_headers["x-llmroute-model"] = candidates[0] if candidates else "none"
+        base_headers["x-llmroute-model"] = header_value(candidates[0] if candidates else "none")
         return all_failed(fmt, attempts, base_headers)
 
     def _slots(
@@ -314,7 +318,7 @@ class Proxy:
         if reply.status == 429:
             seconds = cooldown_seconds(reply.headers)
             await self.cooldowns.cool(rest_key or model, seconds)
-            metrics.COOLDOWNS.labels(model=model).inc()
+            metrics.COOLDOWNS.labels(model=self.config.model_label(model)).inc()
             reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
             return Attempt(model, "status_429", reason, seconds)
         return Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
@@ -335,9 +339,9 @@ class Proxy:
             data = b""
         finally:
             reply.close()
-        metrics.UPSTREAM_ERRORS.labels(model=target.model, error="status_4xx").inc()
+        metrics.UPSTREAM_ERRORS.labels(model=self.config.model_label(target.model), error="status_4xx").inc()
         data = redact_bytes(data, secrets)
-        headers = {**headers, "x-llmroute-model": target.model}
+        headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
             media = reply.headers.get("content-type") or JSON
             return Response(data, status_code=reply.status, media_type=media, headers=headers)
@@ -353,12 +357,15 @@ class Proxy:
         data: bytes,
         body: dict[str, Any],
         headers: dict[str, str],
+        secrets: tuple[str, ...],
     ) -> Response:
-        headers = {**headers, "x-llmroute-model": target.model}
+        headers = {**headers, "x-llmroute-model": header_value(target.model)}
+        # SPEC §7: never a provider key in a response, even from an upstream that echoes its request.
+        scanned = scanned_secrets(secrets)
         if upstream == fmt:
             # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
-            self._count_tokens(target.model, usage_from_bytes(fmt, data))
-            return Response(data, status_code=status, media_type=JSON, headers=headers)
+            self._count_tokens(self.config.model_label(target.model), usage_from_bytes(fmt, data))
+            return Response(scrub(data, scanned), status_code=status, media_type=JSON, headers=headers)
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -369,10 +376,12 @@ class Proxy:
             raise UpstreamError(
                 "bad_response", "the upstream answered 2xx with a body that is not a JSON object"
             )
-        self._count_tokens(target.model, usage_from_response(upstream, parsed))
+        self._count_tokens(self.config.model_label(target.model), usage_from_response(upstream, parsed))
         name = parsed.get("model") if isinstance(parsed.get("model"), str) else target.model_id
         out = translate_response(fmt, upstream, parsed, name, request=body)
-        return Response(orjson.dumps(out), status_code=status, media_type=JSON, headers=headers)
+        return Response(
+            scrub(orjson.dumps(out), scanned), status_code=status, media_type=JSON, headers=headers
+        )
 
     def _stream(
         self,
@@ -388,20 +397,21 @@ class Proxy:
         sent: float,
     ) -> UpstreamStreamResponse:
         model = target.model
+        label = self.config.model_label(model)
 
         def on_end(usage: Usage | None, error: str | None) -> None:
-            model_metrics(model).latency.observe(time.perf_counter() - sent)
+            model_metrics(label).latency.observe(time.perf_counter() - sent)
             if error is not None:
-                metrics.UPSTREAM_ERRORS.labels(model=model, error="stream_reset").inc()
+                metrics.UPSTREAM_ERRORS.labels(model=label, error="stream_reset").inc()
                 log.warning("upstream %s stream ended with an error: %s", model, error)
-            self._count_tokens(model, usage)
+            self._count_tokens(label, usage)
 
         translator = translator_for(fmt, upstream, target.model_id, request=body)
         if translator is None:
             content = pipe_same_format(fmt, reply, first, chunks, secrets, on_end)
         else:
-            content = pipe_translated(translator, reply, first, chunks, secrets, on_end)
-        headers = {**headers, **SSE_HEADERS, "x-llmroute-model": model}
+            content = pipe_translated(translator, upstream, reply, first, chunks, secrets, on_end)
+        headers = {**headers, **SSE_HEADERS, "x-llmroute-model": header_value(model)}
         return UpstreamStreamResponse(reply, content, media_type="text/event-stream", headers=headers)
 
     @staticmethod

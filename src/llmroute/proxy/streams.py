@@ -22,9 +22,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from llmroute.providers.client import UpstreamError
-from llmroute.proxy.errors import redact, stream_error_event
+from llmroute.proxy.errors import redact, scanned_secrets, scrub, stream_error_event
 from llmroute.proxy.replies import Reply
 from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage, error_message_from
+from llmroute.wire.sse import SSEEventTooLarge
 from llmroute.wire.usage import StreamUsageReader
 
 log = logging.getLogger("llmroute.proxy")
@@ -76,44 +77,74 @@ async def pipe_same_format(
     on_end: OnEnd,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
+    scanned = scanned_secrets(secrets)  # what goes out is cut at event boundaries: no key is split
     reader = StreamUsageReader(fmt)
     last: SSEEvent | None = None
     events = 0
-    pending = b""
+    # The unfinished event's bytes, held as pieces (joined once, when its end arrives: linear time
+    # however it is chunked), and the last few of them, where a boundary may begin.
+    pending: list[bytes] = []
+    tail = b""
     error: str | None = None
     try:
         chunk: bytes | None = first
         while chunk is not None:
-            for event in decoder.feed(chunk):
+            for event in decoder.feed(chunk):  # raises SSEEventTooLarge: `pending` stays bounded
                 reader.feed(event)
                 last = event
                 events += 1
-            data = pending + chunk if pending else chunk
-            cut = event_boundary(data)
-            pending = data[cut:]
-            if cut:
-                yield data[:cut] if pending else data
+            # Only the new bytes are searched (with the tail: "\n" + "\n" may straddle reads).
+            cut = event_boundary(tail + chunk) - len(tail)
+            if cut > 0:
+                out = chunk[:cut] if cut < len(chunk) else chunk
+                if pending:
+                    out = b"".join(pending) + out
+                rest_of_chunk = chunk[cut:]
+                pending = [rest_of_chunk] if rest_of_chunk else []
+                tail = rest_of_chunk[-3:]
+                yield scrub(out, scanned)
+            elif chunk:
+                pending.append(chunk)
+                tail = (tail + chunk)[-3:]
             chunk = await anext(rest, None)
         for event in decoder.flush():
             reader.feed(event)
             last = event
             events += 1
-        if pending.strip():
+        held = b"".join(pending)
+        if held.strip():
             # The upstream closed without the blank line after its last event: complete it.
-            yield pending + b"\n\n"
+            yield scrub(held, scanned) + b"\n\n"
         if not ended_properly(fmt, last):
             error = "the upstream closed the stream before it finished"
             yield stream_error_event(fmt, error, events)
     except UpstreamError as exc:
         error = redact(exc.message, secrets)
         yield stream_error_event(fmt, f"upstream stream failed: {error}", events)
+    except SSEEventTooLarge as exc:
+        error = str(exc)
+        yield stream_error_event(fmt, error, events)
     finally:
         reply.close()
         on_end(reader.usage, error)
 
 
+def finishes(upstream: str, event: SSEEvent) -> bool:
+    """Whether an upstream event says the answer is complete, so that a clean end of the HTTP
+    response after it is a finished stream rather than one cut short.
+
+    Chat: `[DONE]` or a chunk with a `finish_reason` (some servers close without `[DONE]`);
+    Anthropic: `message_delta` (it carries the stop reason) or `message_stop`. A substring test,
+    not a parse: text that quotes these words arrives JSON-escaped and does not match."""
+    if upstream == "anthropic":
+        return event.event in ("message_delta", "message_stop")
+    data = event.data
+    return data == "[DONE]" or '"finish_reason":"' in data or '"finish_reason": "' in data
+
+
 async def pipe_translated(
     translator: StreamTranslator,
+    upstream: str,
     reply: Reply,
     first: bytes,
     rest: AsyncIterator[bytes],
@@ -121,25 +152,41 @@ async def pipe_translated(
     on_end: OnEnd,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
+    # The decoder hands over whole events only, so a key split across chunks is whole again here.
+    scanned = scanned_secrets(secrets)
     error: str | None = None
+    finished = False  # the upstream said its answer is complete (see `finishes`)
     try:
         chunk: bytes | None = first
         while chunk is not None:
             out: list[bytes] = []
             for event in decoder.feed(chunk):
+                finished = finished or finishes(upstream, event)
                 out.extend(translator.feed(event))
             if out:
-                yield b"".join(out)
+                yield scrub(b"".join(out), scanned)
             chunk = await anext(rest, None)
         out = []
         for event in decoder.flush():
+            finished = finished or finishes(upstream, event)
             out.extend(translator.feed(event))
-        out.extend(translator.finish())
+        if finished or translator.done:
+            out.extend(translator.finish())
+        else:
+            # A clean end of the HTTP response, but the answer never finished: the client must not
+            # take a truncated answer for a complete one (the piped path does the same).
+            error = "the upstream closed the stream before it finished"
+            out.extend(translator.error(error))
         if out:
-            yield b"".join(out)
+            yield scrub(b"".join(out), scanned)
     except UpstreamError as exc:
         error = redact(exc.message, secrets)
         out = translator.error(f"upstream stream failed: {error}")
+        if out:
+            yield b"".join(out)
+    except SSEEventTooLarge as exc:
+        error = str(exc)
+        out = translator.error(error)
         if out:
             yield b"".join(out)
     except Exception:

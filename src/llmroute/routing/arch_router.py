@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
+from llmroute.observability.record import current_record
 from llmroute.routing.types import Classification, Route, RouterError
 from llmroute.wire.conversation import Message, routable
 
@@ -254,7 +255,13 @@ class ArchRouter:
 
     async def _post(self, body: dict[str, object]) -> str:
         session = self._ensure_session()
-        async with session.post(self.url, json=body, headers=self._headers) as response:
+        headers = self._headers
+        record = current_record()
+        if record is not None and record.trace_id:
+            # The router call joins the request's trace (a child of the request span), like a
+            # provider call does.
+            headers = {**headers, "traceparent": record.traceparent}
+        async with session.post(self.url, json=body, headers=headers) as response:
             if response.status != 200:
                 # The body is not echoed: some servers repeat the request's credentials in errors.
                 raise RouterError(f"router answered HTTP {response.status}")

@@ -7,10 +7,11 @@ default. The router failing never fails the request: it degrades to the fallback
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,13 @@ from llmroute.observability.record import note_decision, note_prompt
 from llmroute.ranking.rank import rank
 from llmroute.routing.agent_sessions import AgentSession
 from llmroute.routing.examples.service import ExampleService
+from llmroute.routing.inline_checks import (
+    DEFAULT_LIMITS,
+    InlineRouteError,
+    check_count,
+    check_route,
+    check_total,
+)
 from llmroute.routing.sessions import Pin, SessionStore
 from llmroute.routing.types import Classification, Route, Router
 from llmroute.wire.conversation import Message
@@ -64,6 +72,8 @@ class Decision:
     model_error: str | None = None
     # For a pinned decision: how the pinned one was made (route | alias | model | default).
     pinned_source: str | None = None
+    # The routes came with the request (inline routing_preferences), not from the config.
+    inline_routes: bool = False
 
 
 def session_id_from(headers: Any) -> str | None:
@@ -75,6 +85,12 @@ def session_id_from(headers: Any) -> str | None:
             if value and len(value) <= MAX_SESSION_ID_LENGTH:
                 return value
     return None
+
+
+def scoped_pin_key(tenant: str, key: str) -> str:
+    """The store key of a tenant's pin. The name's length comes first so that no (tenant, session
+    id) pair can spell another's. Without auth there are no tenants and keys stay as they were."""
+    return f"key:{len(tenant)}:{tenant}:{key}"
 
 
 class DecisionService:
@@ -91,6 +107,11 @@ class DecisionService:
         self.sessions = sessions
         self.metrics_store = metrics_store
         self.examples = examples  # generated route examples (routing.router.examples)
+        limits = config.raw.limits
+        self.inline_limits = limits.inline_routes if limits is not None else DEFAULT_LIMITS
+        # Requests routed on their own (inline) routes take turns at the router: a client sending
+        # new route sets (each embedded before it is used) cannot hold every router thread.
+        self._inline_slots = asyncio.Semaphore(self.inline_limits.max_concurrent)
 
     # --- inline preferences ----------------------------------------------------------------------
 
@@ -100,11 +121,17 @@ class DecisionService:
         policy = body.pop("routing_policy", None)
         if preferences is None and policy is None:
             return None
+        limits = self.inline_limits
         routes: list[Route] = []
-        if preferences is not None:
-            routes.extend(self._parse_preferences(preferences))
-        if policy is not None:
-            routes.extend(self._parse_policy(policy))
+        try:
+            check_count(preferences, policy, limits)
+            if preferences is not None:
+                routes.extend(self._parse_preferences(preferences))
+            if policy is not None:
+                routes.extend(self._parse_policy(policy))
+            check_total(routes, limits)
+        except InlineRouteError as exc:
+            raise DecisionError(str(exc)) from None
         names = [r.name for r in routes]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None and preferences is not None:
@@ -133,12 +160,12 @@ class DecisionService:
                 pref = RoutingPreference.model_validate(item)
             except ValidationError as exc:
                 raise DecisionError(f"routing_preferences[{i}]: {_first_error(exc)}") from None
+            route = Route(pref.name, pref.description, (), pref.selection_policy.prefer, tuple(pref.examples))
+            check_route(route, f"routing_preferences[{i}]", self.inline_limits)
             models = tuple(
                 self._resolve(f"routing_preferences[{i}].models[{j}]", m) for j, m in enumerate(pref.models)
             )
-            routes.append(
-                Route(pref.name, pref.description, models, pref.selection_policy.prefer, tuple(pref.examples))
-            )
+            routes.append(replace(route, models=models))
         return routes
 
     def _parse_policy(self, raw: Any) -> list[Route]:
@@ -161,7 +188,9 @@ class DecisionService:
                     raise DecisionError(
                         f"routing_policy[{i}].routing_preferences[{j}]: {_first_error(exc)}"
                     ) from None
-                routes.append(Route(pref.name, pref.description, (model,), "none", tuple(pref.examples)))
+                route = Route(pref.name, pref.description, (model,), "none", tuple(pref.examples))
+                check_route(route, f"routing_policy[{i}].routing_preferences[{j}]", self.inline_limits)
+                routes.append(route)
         return routes
 
     # --- the pipeline ----------------------------------------------------------------------------
@@ -172,15 +201,19 @@ class DecisionService:
         conversation: Sequence[Message],
         session_id: str | None = None,
         agent: AgentSession | None = None,
+        *,
+        tenant: str | None = None,
     ) -> Decision:
         """Decide for one request. Mutates `body`: inline preferences are stripped (never forwarded).
 
         `session_id` is the client's own session header; `agent` the session a coding agent sent,
-        used only without one (routing/agent_sessions.py).
+        used only without one (routing/agent_sessions.py). `tenant` (the caller's gateway key
+        name) scopes the pin: another key sending the same session id gets a pin of its own.
         """
         started = time.perf_counter()
         note_prompt(conversation)  # a no-op unless the routing console shows content
         routes = self.inline_routes(body)
+        inline = routes is not None
         if routes is None:
             routes = self.config.routes
         requested = body.get("model")
@@ -192,6 +225,8 @@ class DecisionService:
             # Only a router's choice can change between turns: without routes an agent's requests
             # need no pin (and no session store round trip).
             session_id, pin_key, look_up = agent.id, agent.key, not agent.reroute
+        if pin_key is not None and tenant is not None:
+            pin_key = scoped_pin_key(tenant, pin_key)
         if pin_key is not None and self.sessions is not None and look_up:
             pin = await self.sessions.get(pin_key)
             if pin is not None:
@@ -205,14 +240,31 @@ class DecisionService:
                     pinned=True,
                     pinned_source=pin.source,
                 )
-                return _observed(pinned, started)
+                return self._observed(pinned, started)
             metrics.SESSION_PINS.labels(result="miss").inc()
 
-        decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
+        if inline and routes:
+            async with self._inline_slots:
+                decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
+        else:
+            decision = await self._decide_fresh(requested, routes, conversation, fallback, model_error)
         decision.session_id = session_id
+        decision.inline_routes = inline
         if pin_key is not None and self.sessions is not None and decision.models:
             await self.sessions.put(pin_key, Pin(tuple(decision.models), decision.route, decision.source))
-        return _observed(decision, started)
+        return self._observed(decision, started)
+
+    def _observed(self, decision: Decision, started: float) -> Decision:
+        """Count the decision and note it for the request's routing span and log line.
+
+        The metric's labels are bounded whatever the client sends: an inline route counts as
+        `inline`, a model a wildcard serves as `provider/*` (docs/observability.md)."""
+        config = self.config
+        model = config.model_label(decision.models[0]) if decision.models else "none"
+        route = config.route_label(decision.route, decision.inline_routes)
+        _decision_counter(route, model, decision.source).inc(1)
+        note_decision(decision, started)
+        return decision
 
     async def _decide_fresh(
         self,
@@ -284,14 +336,6 @@ class DecisionService:
         if self.config.default_model:
             return self.config.default_model, None
         return None, "No model was given and no default model is configured"
-
-
-def _observed(decision: Decision, started: float) -> Decision:
-    """Count the decision and note it for the request's routing span and log line."""
-    model = decision.models[0] if decision.models else "none"
-    _decision_counter(decision.route or "none", model, decision.source).inc(1)
-    note_decision(decision, started)
-    return decision
 
 
 @lru_cache(maxsize=10_000)  # `.labels()` takes a lock and sorts its arguments: once per label set

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import orjson
 
+from llmroute import redis_urls
 from llmroute.config.models import Routing
 from llmroute.observability import metrics
 
@@ -120,17 +121,14 @@ class RedisSessionStore:
     def __init__(
         self, url: str, ttl_seconds: int, max_entries: int, timeout_ms: int, key_prefix: str
     ) -> None:
-        import redis.asyncio as aioredis
-
         timeout = timeout_ms / 1000
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self.timeout = timeout
-        self.prefix = key_prefix
+        # (hash-tagged for Redis Cluster: the put script touches the pin and the index together)
+        self.prefix = key_prefix = redis_urls.key_prefix(url, key_prefix)
         self.index = f"{key_prefix}__lru__"
-        self._client = aioredis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-        )
+        self._client = redis_urls.connect(url, timeout)
         self._put_script = self._client.register_script(_PUT_SCRIPT)
         self._down_until = 0.0
 

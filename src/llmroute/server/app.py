@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.governance.auth import caller_key, model_allowed, tenant_of
 from llmroute.governance.limits import configure_protocol
 from llmroute.observability.logs import configure_logging
 from llmroute.observability.metrics_endpoint import metrics_endpoint
@@ -111,11 +112,21 @@ async def readyz(request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     config = gateway_of(request.scope).config
+    key = caller_key(request.scope)  # with auth on: only what this key may use (aliases by target)
+
+    def allowed(model: str) -> bool:
+        return key is None or model_allowed(key, model)
+
     data = [
         {"id": model, "object": "model", "created": 0, "owned_by": model.partition("/")[0]}
         for model in config.models
+        if allowed(model)
     ]
-    data += [{"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in config.aliases]
+    data += [
+        {"id": alias, "object": "model", "created": 0, "owned_by": "alias"}
+        for alias, target in config.aliases.items()
+        if allowed(target)
+    ]
     return json_response({"object": "list", "data": data})
 
 
@@ -130,7 +141,9 @@ def decision_endpoint(fmt: ClientFormat) -> HotEndpoint:
         try:
             conversation = parse_conversation(fmt, body)
             agent = agent_session(fmt, headers, body, gateway.config.raw.routing.agent_sessions)
-            decision = await gateway.decisions.decide(body, conversation, session_id_from(headers), agent)
+            decision = await gateway.decisions.decide(
+                body, conversation, session_id_from(headers), agent, tenant=tenant_of(scope)
+            )
         except (WireError, DecisionError) as exc:
             raise ApiError(exc.status, exc.message) from None
         if not decision.models:

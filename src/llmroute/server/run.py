@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
+import sys
 import tempfile
 
 import uvicorn
@@ -24,6 +26,25 @@ def _event_loop() -> str:
     return "uvloop"
 
 
+def bind_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (e.g. "address already in use"), or None.
+
+    Bound and released at once, as uvicorn will bind it (SO_REUSEADDR): a port another process
+    listens on is refused, one in TIME_WAIT is not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot resolve the address ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return (exc.strerror or str(exc)).lower()
+    return None
+
+
 def serve(
     config_path: str,
     host: str | None = None,
@@ -37,6 +58,18 @@ def serve(
     host = host or listener.address
     port = port if port is not None else listener.port
     configure_logging(log_format, log_level)
+    problem = bind_problem(host, port)
+    if problem is not None:
+        # One clear line, and no "listening ... try: curl" hint for a server that never listened.
+        print(f"llmroute: cannot listen on {host}:{port}: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+    if workers > 1 and config.raw.routing.session_store.type == "memory":
+        log.warning(
+            "--workers %d with the memory session store: each worker keeps its own session pins, so one"
+            " session's requests may be routed differently by different workers; set"
+            " routing.session_store: {type: redis, url: ...} to share them",
+            workers,
+        )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
         f"llmroute listening on http://{host}:{port} (workers: {workers}, config: {config_path})", flush=True

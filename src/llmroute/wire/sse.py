@@ -27,43 +27,76 @@ class SSEEvent:
         return orjson.loads(self.data)
 
 
+# One upstream event larger than this ends the stream with an error: nothing legitimate is that
+# big, and an upstream that never sends the blank line would otherwise grow the buffer forever.
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+class SSEEventTooLarge(Exception):
+    """An upstream event grew past the decoder's `max_event_bytes` without being completed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the upstream sent a stream event larger than {limit} bytes")
+        self.limit = limit
+
+
 class SSEDecoder:
-    """Incremental `text/event-stream` parser. Not thread-safe; one per stream."""
+    """Incremental `text/event-stream` parser. Not thread-safe; one per stream.
 
-    __slots__ = ("_buffer", "_data", "_event", "_id")
+    Linear time whatever the chunking: each chunk is scanned once, and an unfinished line is kept
+    as a list of pieces joined once, when its end arrives (not re-concatenated per chunk).
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = ("_cr_held", "_data", "_event", "_event_bytes", "_id", "_max", "_partial", "_partial_bytes")
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._partial: list[bytes] = []  # the current line, not yet ended
+        self._partial_bytes = 0
+        self._cr_held = False  # the last chunk ended in CR: maybe half of a CRLF
         self._event: str | None = None
         self._data: list[str] = []
+        self._event_bytes = 0  # bytes of the current event's completed lines
         self._id: str | None = None
+        self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        """The events completed by `chunk`, in order."""
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        """The events completed by `chunk`, in order. Raises `SSEEventTooLarge`."""
+        if self._cr_held:
+            chunk = b"\r" + chunk
+            self._cr_held = False
+        if b"\r" in chunk:
             # A trailing CR may be the first half of a CRLF split across chunks: keep it back.
-            held = buffer.endswith(b"\r")
-            if held:
-                buffer = buffer[:-1]
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if held:
-                # Once the next chunk arrives we know whether the CR ends a line on its own.
-                lines = buffer.split(b"\n")
-                self._buffer = lines.pop() + b"\r"
-                return self._process(lines)
-        lines = buffer.split(b"\n")
-        self._buffer = lines.pop()
-        return self._process(lines)
+            if chunk.endswith(b"\r"):
+                chunk = chunk[:-1]
+                self._cr_held = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._partial.append(chunk)
+                self._partial_bytes += len(chunk)
+                self._check()
+            return []
+        lines = chunk.split(b"\n")
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+        tail = lines.pop()
+        self._partial = [tail] if tail else []
+        self._partial_bytes = len(tail)
+        events = self._process(lines)
+        self._check()
+        return events
 
     def flush(self) -> list[SSEEvent]:
         """At end of stream: the last event if the upstream did not end it with a blank line."""
-        lines = []
-        if self._buffer:
-            lines.append(self._buffer.rstrip(b"\r"))
-            self._buffer = b""
+        lines = [b"".join(self._partial)] if self._partial else []
+        self._partial, self._partial_bytes, self._cr_held = [], 0, False
         lines.append(b"")
         return self._process(lines)
+
+    def _check(self) -> None:
+        if self._event_bytes + self._partial_bytes > self._max:
+            raise SSEEventTooLarge(self._max)
 
     def _process(self, lines: list[bytes]) -> list[SSEEvent]:
         events: list[SSEEvent] = []
@@ -73,7 +106,9 @@ class SSEDecoder:
                     events.append(SSEEvent(self._event, "\n".join(self._data), self._id))
                 self._event = None
                 self._data = []
+                self._event_bytes = 0
                 continue
+            self._event_bytes += len(raw)
             line = raw.decode("utf-8", "replace")
             if line[0] == ":":
                 continue  # comment / keep-alive
