@@ -153,11 +153,16 @@ def test_a_sentinel_url_needs_its_service_name() -> None:
         connect("redis+sentinel://127.0.0.1:26379", 0.5)
 
 
-def test_route_examples_with_a_cluster_url_is_a_config_error(tmp_path: Path) -> None:
-    from llmroute.config import ConfigError, load_config_text
+@pytest.mark.parametrize("kind", ["sentinel", "cluster"])
+async def test_generated_route_examples_are_shared_through_sentinel_and_cluster(
+    deployments: dict[str, str], kind: str
+) -> None:
+    from llmroute.routing.examples.store import ExampleStore
 
-    text = config("redis+cluster://127.0.0.1:7000", "redis://127.0.0.1:6379/0").replace(
-        'base_url: "http://127.0.0.1:9"}', 'base_url: "http://127.0.0.1:9", examples: {generator: echo/a}}'
-    )
-    with pytest.raises(ConfigError, match=r"routing\.session_store\.url"):
-        load_config_text(text, env={})
+    writer, reader = ExampleStore(None, deployments[kind]), ExampleStore(None, deployments[kind])
+    try:
+        await writer.put(f"set-{kind}", {"alpha": ["how long to boil pasta", "recipe for soup"]})
+        assert await reader.get(f"set-{kind}") == {"alpha": ["how long to boil pasta", "recipe for soup"]}
+    finally:
+        await writer.aclose()
+        await reader.aclose()

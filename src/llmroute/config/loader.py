@@ -53,7 +53,6 @@ def load_config_text(
     has_top_level_preferences = bool(config.routing_preferences)
     validate.check_version(config, has_top_level_preferences, errors)
     validate.check_listeners(config, errors)
-    validate.check_redis_urls(config, errors)
     config = legacy.migrate_inline_preferences(config, errors, warnings)
     config = config.model_copy(
         update={"model_providers": legacy.strip_inline_preferences(config.model_providers)}

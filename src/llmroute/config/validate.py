@@ -85,21 +85,6 @@ def check_listeners(config: Config, errors: list[str]) -> None:
             names[listener.name] = 0  # report each duplicate once
 
 
-def check_redis_urls(config: Config, errors: list[str]) -> None:
-    """Redis Sentinel / Cluster URLs (llmroute/redis_urls.py) are for the shared stores that speak
-    them; the generated-examples store takes a plain `redis://` server only."""
-    if config.routing.router.examples is None:
-        return
-    stores = [(["shared_state", "url"], config.shared_state)] if config.shared_state is not None else []
-    stores.append((["routing", "session_store", "url"], config.routing.session_store))
-    for path, store in stores:
-        url = store.url or ""
-        if store.type == "redis" and url.startswith(("redis+sentinel://", "redis+cluster://")):
-            message = "routing.router.examples needs a plain redis:// URL here (its store does not speak"
-            errors.append(at(path, message + " Sentinel or Cluster yet)"))
-            return
-
-
 def build_model_tables(config: Config, errors: list[str]) -> ModelTables:
     """Check each provider entry and index every way of naming a declared model.
 

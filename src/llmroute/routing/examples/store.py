@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmroute.observability import metrics
+from llmroute.redis_urls import connect
 
 log = logging.getLogger("llmroute.routing.examples")
 
@@ -27,16 +28,8 @@ KEY_PREFIX = "llmroute:route-examples:"
 class ExampleStore:
     def __init__(self, cache_dir: str | None, redis_url: str | None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._redis: Any = None
-        if redis_url:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(
-                redis_url,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                retry_on_timeout=False,
-            )
+        # Plain Redis, Sentinel or Cluster (llmroute/redis_urls.py): one key per route set, no scripts.
+        self._redis: Any = connect(redis_url, REDIS_TIMEOUT_SECONDS) if redis_url else None
 
     async def get(self, key: str) -> Examples | None:
         found = await asyncio.to_thread(self._read_file, key)
