@@ -245,7 +245,9 @@ class Guardrails(_Strict):
     # `screen` holds back `stream_window_chars` of text and cuts the stream at a finding; `pass`
     # lets streams through unscreened.
     response: list[Guardrail] = Field(default_factory=list)
+    # streamed answers: `screen` (cut at a finding) or `pass` (unscreened)
     streams: Literal["screen", "pass"] = "screen"
+    # text held back while screening a stream, so a finding can be cut before it is sent
     stream_window_chars: int = Field(default=128, gt=0)
 
 
@@ -259,9 +261,12 @@ class InlineRouteLimits(_Strict):
 
     # Worst case held by the embedded router: 256 cached route sets of this size (docs/governance.md).
     max_routes: int = Field(default=32, gt=0)
+    # characters in one route name
     max_name_chars: int = Field(default=128, gt=0)
+    # characters in one description
     max_description_chars: int = Field(default=2000, gt=0)
     max_examples: int = Field(default=16, ge=0)  # per route
+    # characters in one example
     max_example_chars: int = Field(default=1000, gt=0)
     # names + descriptions + examples of all the request's routes together
     max_total_chars: int = Field(default=50_000, gt=0)
