@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from conftest import free_port
+from fakes.providers import FakeProvider
 
 TARGET = re.compile(r'belong to the route "([^"]+)"')
 
@@ -29,47 +28,17 @@ class Call:
     headers: dict[str, str]
 
 
-@dataclass
-class FakeGenerator:
-    examples: dict[str, list[str]]
-    mode: str = "ok"  # ok | fail | hang | garbage
-    calls: list[Call] = field(default_factory=list)
+class FakeGenerator(FakeProvider):
+    """The fake provider's loopback server, answering as an example generator instead."""
 
-    def __post_init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+    def __init__(self, examples: dict[str, list[str]], mode: str = "ok") -> None:
+        super().__init__()
+        self.examples = examples
+        self.mode = mode  # ok | fail | hang | garbage
+        self.calls: list[Call] = []
 
     def routes_asked(self) -> list[str | None]:
         return [c.route for c in self.calls]
-
-    def __enter__(self) -> FakeGenerator:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake generator did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] = orjson.loads(await request.read())
