@@ -214,3 +214,43 @@ def test_up_serves_the_demo_config() -> None:
     out, _ = proc.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}" in out
     assert "Traceback" not in out
+
+
+def test_route_explain_prints_scores_evidence_and_the_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text((REPO / "examples" / "demo.yaml").read_text())
+    code, out, err = run(
+        "route", str(config), "Write a Python function that implements binary search", "--explain"
+    )
+    assert code == 0
+    assert json.loads(out)["route"] == "code_generation"  # stdout stays the JSON decision
+    assert "threshold: 1.25" in err and "best match (" in err and "route: code_generation" in err
+    code, _, err = run("route", str(config), "thanks, that worked!", "--explain")
+    assert code == 0 and "no route (acknowledgement" in err
+
+
+def test_route_and_eval_accept_allow_missing_env(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "model_providers: [{model: openai/gpt-4o, access_key: $UNSET_KEY_FOR_TEST, default: true}]\n"
+        "routing_preferences: [{name: code, description: writing code and functions, models: [openai/gpt-4o]}]\n"
+    )
+    env = {"UNSET_KEY_FOR_TEST": None}
+    code, _, err = run("route", str(config), "hello", env=env)  # type: ignore[arg-type]
+    assert code == 1 and "UNSET_KEY_FOR_TEST is not set" in err
+    code, out, err = run("route", str(config), "write a function", "--allow-missing-env", env=env)  # type: ignore[arg-type]
+    assert (
+        code == 0 and "warning: environment variable UNSET_KEY_FOR_TEST" in err and json.loads(out)["model"]
+    )
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "write a sort function"}], "expected": "code"})
+        + "\n"
+    )
+    code, out, _ = run("eval", str(config), str(cases), "--allow-missing-env", env=env)  # type: ignore[arg-type]
+    assert code == 0 and "accuracy:" in out
+    # Leave-one-suite-out needs cases from several suites; these name none.
+    code, _, err = run(
+        "eval", str(config), str(cases), "--allow-missing-env", "--leave-one-suite-out", env=env
+    )  # type: ignore[arg-type]
+    assert code == 1 and "at least two suites" in err
