@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmroute.wire.anthropic_chat import MAX_OPENAI_USER_LENGTH
+from llmroute.wire.responses_chat import PASSTHROUGH_KEYS
 from llmroute.wire.shapes import as_list
 
 # Anthropic Messages → Chat Completions.
@@ -102,14 +103,7 @@ _RESPONSES_MAPPED = frozenset(
         "tool_choice",
         "text",
         "reasoning",
-        "temperature",
-        "top_p",
-        "parallel_tool_calls",
-        "user",
-        "safety_identifier",
-        "prompt_cache_key",
-        "service_tier",
-        "stream",
+        *PASSTHROUGH_KEYS,  # copied as they are by the translator
     }
 )
 _RESPONSES_KNOWN_DROPS = frozenset(

@@ -38,7 +38,8 @@ from llmroute.wire.anthropic_chat import new_id
 from llmroute.wire.errors import WireError
 from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
 
-_PASSTHROUGH_KEYS = (
+# Responses fields that mean the same in Chat Completions and are copied as they are.
+PASSTHROUGH_KEYS = (
     "temperature",
     "top_p",
     "parallel_tool_calls",
@@ -226,7 +227,7 @@ def responses_request_to_chat(
 
     if body.get("max_output_tokens") is not None:
         out[max_tokens_field] = body["max_output_tokens"]
-    for key in _PASSTHROUGH_KEYS:
+    for key in PASSTHROUGH_KEYS:
         if body.get(key) is not None:
             out[key] = body[key]
     if body.get("stream"):
