@@ -257,3 +257,15 @@ routing: {{router: {{examples: {examples}}}}}
     with pytest.raises(ConfigError) as err:
         load_config_text(text)
     assert message in str(err.value)
+
+
+def test_a_config_reload_keeps_the_examples_it_has() -> None:
+    from llmroute.server.gateway import Gateway
+    from llmroute.server.reload import carry_state
+
+    with FakeGenerator(EXAMPLES) as generator, RunningGateway(config(generator.url)) as gw:
+        assert wait_for(lambda: examples_status(gw) == "ready")
+        new = Gateway(load_config_text(config(generator.url)))
+        carry_state(gw.gateway, new)
+        assert new.route_examples is not None and new.route_examples.status() == "ready"
+        assert len(generator.calls) == 2  # the reloaded gateway asks nobody again

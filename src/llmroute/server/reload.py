@@ -305,6 +305,8 @@ def carry_state(old: Gateway, new: Gateway) -> None:
         and isinstance(new_limiter.buckets, MemoryBuckets)
     ):
         new_limiter.buckets = old_limiter.buckets
+    if old.route_examples is not None and new.route_examples is not None:
+        new.route_examples.adopt(old.route_examples)
     # The observability middleware holds the tracer it was built with: keep that one.
     if new.tracing is not None and new.tracing is not old.tracing:
         new.tracing.shutdown()

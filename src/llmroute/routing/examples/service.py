@@ -109,6 +109,12 @@ class ExampleService:
             return "ready"
         return "retrying" if key in self._failures else "generating"
 
+    def adopt(self, previous: ExampleService) -> None:
+        """Keep the examples a previous generation of the gateway already has (config reload):
+        sets are keyed by their routes' names and descriptions, so unchanged routes ask no one again."""
+        for key, examples in previous._memory.items():
+            self._remember(key, examples)
+
     # -- the background side ------------------------------------------------------------------------
 
     def start(self) -> None:
