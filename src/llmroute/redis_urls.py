@@ -67,7 +67,7 @@ def connect(url: str, timeout: float, max_connections: int | None = None) -> Any
         from redis.asyncio.cluster import ClusterNode, RedisCluster
 
         nodes, password = _nodes(urlsplit(url).netloc, 6379)
-        extra = {"max_connections": max_connections} if max_connections else {}
+        extra: dict[str, Any] = {"max_connections": max_connections} if max_connections else {}
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in nodes],
             password=password,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def asset(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-def serve(name: str):  # type: ignore[no-untyped-def]
+def serve(name: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         # The page holds no data, so it is served without a key (a browser cannot send one with a page
         # load); every API call it makes needs an admin key when keys are configured.

@@ -28,7 +28,8 @@ def _text(content: Any) -> str:
 
 def echo_reply(body: dict[str, Any]) -> tuple[str, int]:
     """The reply text and the prompt size (in words) for a Chat Completions request body."""
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    raw = body.get("messages")
+    messages: list[Any] = raw if isinstance(raw, list) else []
     last = ""
     prompt_words = 0
     for msg in messages:

@@ -71,7 +71,8 @@ class EgressProxies:
         key = (scheme, host, port)
         if key not in self._decided:
             proxy = self.https if scheme == "https" else self.http
-            if proxy is not None and urllib.request.proxy_bypass_environment(
+            # proxy_bypass_environment is public in CPython but missing from typeshed's stubs.
+            if proxy is not None and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
                 f"{host}:{port}", self._settings
             ):
                 proxy = None

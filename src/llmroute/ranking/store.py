@@ -22,7 +22,13 @@ from pydantic import BaseModel
 
 from llmroute.observability import metrics
 from llmroute.ranking.rank import PREFER_KIND, rank
-from llmroute.ranking.sources import MetricKind, MetricsSource, SourceError, source_from_config
+from llmroute.ranking.sources import (
+    MetricKind,
+    MetricsSource,
+    SourceConfig,
+    SourceError,
+    source_from_config,
+)
 from llmroute.routing.types import Route
 
 log = logging.getLogger("llmroute.ranking")
@@ -66,7 +72,7 @@ class MetricsStore:
 
     def __init__(
         self,
-        sources: Sequence[Any],
+        sources: Sequence[SourceConfig | MetricsSource],
         session: aiohttp.ClientSession | None = None,
         *,
         on_refresh_failure: Callable[[str], None] | None = None,
@@ -74,7 +80,7 @@ class MetricsStore:
     ) -> None:
         self._states: dict[str, SourceState] = {}
         for item in sources:
-            source: MetricsSource = source_from_config(item) if isinstance(item, BaseModel) else item
+            source = source_from_config(item) if isinstance(item, BaseModel) else item
             if source.name in self._states:
                 raise ValueError(f"only one {source.name} source is allowed")
             self._states[source.name] = SourceState(source)

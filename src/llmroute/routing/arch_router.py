@@ -157,8 +157,10 @@ def parse_route(text: str, route_names: Sequence[str]) -> str | None:
     if isinstance(value, list):
         # Newer models of the family answer a ranked list: the first known name wins.
         for item in value:
-            name = item.strip() if isinstance(item, str) else None
-            if name and name in known and name != NO_ROUTE:
+            if not isinstance(item, str):
+                continue
+            name = item.strip()
+            if name in known and name != NO_ROUTE:
                 return name
         return None
     raise RouterError(f'router answer "route" is neither a name nor a list: {_excerpt(text)}')

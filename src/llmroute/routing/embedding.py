@@ -69,7 +69,7 @@ class SentenceEncoder:
         if packaged:
             # The packaged model is pinned: a corrupted or swapped file must not silently change routing.
             model_path, expected_sha256 = default_model()
-        model_path = _checked_file(model_path, "embedding model")
+        model_path = _checked_file(str(model_path), "embedding model")
         if expected_sha256 is not None and file_sha256(model_path) != expected_sha256.lower():
             raise EncoderLoadError(
                 f"embedding model {model_path} does not match its expected sha256 {expected_sha256} "
@@ -91,7 +91,7 @@ class SentenceEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = None
+        self._session: Any = None
         if packaged:
             # The packaged graph dequantizes its int8 weights to fp32; run them as int8 instead.
             self._session = _int8_session(ort, model_path, str(expected_sha256), options)

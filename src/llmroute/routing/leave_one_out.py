@@ -12,6 +12,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llmroute.routing.embedded import EmbeddedRouter, Settings
 from llmroute.routing.eval import EvalCase, run_cases
@@ -65,7 +66,7 @@ def leave_one_suite_out(router: EmbeddedRouter, cases: Sequence[EvalCase]) -> Le
     try:
         for values in itertools.product(*grid.values()):
             choice = dict(zip(grid, values, strict=True))
-            router.settings = replace(original, **choice)
+            router.settings = replace(original, **choice)  # type: ignore[arg-type]
             router.forget_route_sets()  # they hold settings-dependent data
             table.append((choice, _per_suite(run_cases(router.classify_sync, cases).results)))
     finally:
@@ -90,7 +91,7 @@ def leave_one_suite_out(router: EmbeddedRouter, cases: Sequence[EvalCase]) -> Le
     )
 
 
-def _per_suite(results: Sequence) -> PerSuite:  # type: ignore[type-arg]
+def _per_suite(results: Sequence[Any]) -> PerSuite:
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for result in results:
         counts[result.case.suite][0] += result.correct

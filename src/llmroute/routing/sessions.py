@@ -13,8 +13,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -132,7 +133,7 @@ class RedisSessionStore:
         self._put_script = self._client.register_script(_PUT_SCRIPT)
         self._down_until = 0.0
 
-    async def _call(self, operation: str, coro_factory):  # type: ignore[no-untyped-def]
+    async def _call(self, operation: str, coro_factory: Callable[[], Awaitable[Any]]) -> Any:
         if time.monotonic() < self._down_until:
             metrics.SESSION_STORE_ERRORS.labels(store="redis", operation=operation).inc()
             return None
