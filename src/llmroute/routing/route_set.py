@@ -99,8 +99,9 @@ class RouteSet:
     index: np.ndarray  # (n_routes, width): each route's anchor rows, padded with n_anchors
     top_k: int
     mean: np.ndarray  # (n_routes,) raw score of ordinary requests
-    std: np.ndarray
+    std: float  # one spread for the whole set
     ack: np.ndarray  # acknowledgements not close to one of these routes' anchors
+    member_floor: np.ndarray  # (n_routes,) where the route's own examples score (inf: too few examples)
 
     def raw(self, queries: np.ndarray) -> np.ndarray:
         """(n_queries, n_routes): mean of each route's top_k anchor similarities."""
@@ -125,6 +126,7 @@ def build_route_set(
     top_k: int,
     library_affinity: float,
     ack_prune: float,
+    member_quantile: float,
 ) -> RouteSet:
     lent, lent_topics = _lend(routes, embed, library_vectors.topics, library, library_affinity)
     anchors = route_anchors(routes, lent)
@@ -136,6 +138,8 @@ def build_route_set(
     for topic in lent_topics:
         keep[list(library.topic_rows(topic))] = False
     raw = group_top_mean(library_vectors.reference[keep] @ vectors.T, index, top_k)
+    mean = raw.mean(axis=0)
+    std = max(float(raw.std(axis=0).mean()), MIN_STD)
     ack = library_vectors.acknowledgements
     close = (ack @ vectors.T).max(axis=1) >= ack_prune
     return RouteSet(
@@ -144,11 +148,43 @@ def build_route_set(
         vectors=vectors,
         index=index,
         top_k=top_k,
-        mean=raw.mean(axis=0),
-        std=np.maximum(raw.std(axis=0), MIN_STD),
+        mean=mean,
+        # One spread for the whole set: a per-route spread would also rescale the routes against each
+        # other, and a narrow route's small spread would inflate its every score (it picked the wrong
+        # route more often on the dev suites and CLINC150; docs/routing.md).
+        std=std,
         # "thanks, the refund arrived" is a closing line, unless refunds are what a route is about.
         ack=ack[~close],
+        member_floor=_member_floor(anchors, vectors, index, top_k, mean, std, member_quantile),
     )
+
+
+# A quantile of fewer scores than this says little about a route's spread.
+MIN_MEMBERS = 6
+
+
+def _member_floor(
+    anchors: Sequence[Anchor],
+    vectors: np.ndarray,
+    index: np.ndarray,
+    top_k: int,
+    mean: np.ndarray,
+    std: float,
+    quantile: float,
+) -> np.ndarray:
+    """Per route, the `quantile` of its examples' z-scores, each example scored against the route's
+    other anchors (leave one out): how far from the route its own members lie. inf for a route with
+    fewer than MIN_MEMBERS examples."""
+    floor = np.full(len(index), np.inf)
+    for route in range(len(index)):
+        rows = [i for i, a in enumerate(anchors) if a.route == route and a.kind == "example"]
+        if len(rows) < MIN_MEMBERS:
+            continue
+        sims = vectors[rows] @ vectors.T
+        sims[np.arange(len(rows)), rows] = -np.inf  # an example does not vote for itself
+        raw = group_top_mean(sims, index[route : route + 1], top_k)[:, 0]
+        floor[route] = float(np.quantile((raw - mean[route]) / std, quantile))
+    return floor
 
 
 def _lend(

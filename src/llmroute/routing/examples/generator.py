@@ -10,8 +10,11 @@ import orjson
 from llmroute.providers.client import UpstreamClient, UpstreamError, read_body
 from llmroute.proxy.targets import Target, Targets
 
-# Room for a dozen requests, a few of them with pasted content.
-MAX_ANSWER_TOKENS = 4000
+# Room for the requests asked for, a few of them with pasted content; capped where common models cap
+# their output (a larger max_tokens is a 400 there).
+TOKENS_PER_EXAMPLE = 250
+MIN_ANSWER_TOKENS = 4000
+MAX_ANSWER_TOKENS = 8192
 # Some variety between examples, still on-topic.
 TEMPERATURE = 0.7
 
@@ -27,10 +30,10 @@ class Generator:
         self.client = client
         self.timeout_seconds = timeout_seconds
 
-    async def ask(self, prompt: str) -> str:
-        """The text of the model's answer to one user message."""
+    async def ask(self, prompt: str, examples: int) -> str:
+        """The text of the model's answer to one user message that asks for `examples` requests."""
         target = self.targets.get(self.model)
-        body = request_body(target, prompt)
+        body = request_body(target, prompt, answer_tokens(examples))
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 response = await self.client.post(target.url, dict(target.headers), orjson.dumps(body))
@@ -48,12 +51,16 @@ class Generator:
             raise GeneratorError(f"{self.model} answered with an unreadable body") from None
 
 
-def request_body(target: Target, prompt: str) -> dict[str, Any]:
+def answer_tokens(examples: int) -> int:
+    return min(MAX_ANSWER_TOKENS, max(MIN_ANSWER_TOKENS, TOKENS_PER_EXAMPLE * examples))
+
+
+def request_body(target: Target, prompt: str, max_tokens: int) -> dict[str, Any]:
     messages = [{"role": "user", "content": prompt}]
     if target.interface == "anthropic":
         return {
             "model": target.model_id,
-            "max_tokens": MAX_ANSWER_TOKENS,
+            "max_tokens": max_tokens,
             "temperature": TEMPERATURE,
             "messages": messages,
         }
@@ -61,7 +68,7 @@ def request_body(target: Target, prompt: str) -> dict[str, Any]:
         "model": target.model_id,
         "messages": messages,
         "temperature": TEMPERATURE,
-        target.spec.max_tokens_field: MAX_ANSWER_TOKENS,
+        target.spec.max_tokens_field: max_tokens,
     }
 
 

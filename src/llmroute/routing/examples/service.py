@@ -39,7 +39,7 @@ async def generate(
 
     async def one(route: Route) -> list[str]:
         async with limit:
-            answer = await generator.ask(render(routes, route, per_route))
+            answer = await generator.ask(render(routes, route, per_route), per_route)
         examples = parse_answer(answer, per_route)
         if len(examples) < MIN_EXAMPLES:
             raise GeneratorError(f"{generator.model} gave no usable examples for route '{route.name}'")
