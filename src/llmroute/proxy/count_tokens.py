@@ -5,7 +5,8 @@ alias, a declared or wildcard model, else the default), without running the rout
 session pins: a count is not a turn of the conversation. An Anthropic-format provider counts
 itself (the body is forwarded with its key, the client's betas and the provider's model id); for
 any other provider, or an Anthropic-compatible one without the endpoint (404/405), the gateway
-estimates the count (proxy/token_estimate.py) and says so in `x-llmroute-token-count`.
+estimates the count (proxy/token_estimate.py) and says so in `x-llmroute-token-count`. The HTTP
+endpoint is server/endpoints.py's `count_tokens_endpoint`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ takes the chat path's machinery: gateway keys and their model lists, rate limits
 concurrency cap (governance `admit`), the platform's key (or the client's with passthrough_auth),
 429 cooldowns and failover along the candidates (429, 5xx, connect errors and timeouts), the same
 metrics, spans and errors. The provider's answer goes back byte for byte. Anthropic-format
-providers have no embeddings API: a 400 naming the model.
+providers have no embeddings API: a 400 naming the model. The HTTP endpoint is
+server/endpoints.py's `embeddings_endpoint`.
 """
 
 from __future__ import annotations
