@@ -103,7 +103,7 @@ class RunningGateway:
     """The real gateway app served by uvicorn on a free loopback port, in a background thread."""
 
     def __init__(self, config_text: str, env: dict[str, str] | None = None, http: str = "llmroute") -> None:
-        """`http`: "llmroute" serves with `llmroute up`'s own HTTP protocol (governance/limits.py),
+        """`http`: "llmroute" serves with `llmroute up`'s own HTTP protocol (server/protocol.py),
         "uvicorn" with uvicorn's stock one (as under a plain `uvicorn` command)."""
         from llmroute.config import load_config_text
 
@@ -124,7 +124,7 @@ class RunningGateway:
         from llmroute.server.app import create_app
 
         self.app = create_app(self.config)
-        from llmroute.governance.limits import GuardedHttpToolsProtocol
+        from llmroute.server.protocol import GuardedHttpToolsProtocol
 
         config = uvicorn.Config(
             self.app,

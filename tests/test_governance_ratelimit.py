@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from conftest import RedisServer, RunningGateway
 from fakes.providers import Answer, Fail, FakeProvider
 from llmroute.config import ConfigError, load_config_text
+from llmroute.errors import GatewayError
 from llmroute.governance.ratelimit import (
     Charge,
     MemoryBuckets,
@@ -29,7 +30,6 @@ from llmroute.governance.ratelimit import (
 )
 from llmroute.governance.schema import RateLimits, SharedState
 from llmroute.governance.shared import SharedRedis
-from llmroute.server.errors import ApiError
 
 TEXT = "x" * 40
 CHAT = {"model": "openai/gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": TEXT}]}
@@ -240,7 +240,7 @@ async def test_two_limiters_on_one_redis_share_the_budget(redis_server: RedisSer
             try:
                 await limiters[i % 2].reserve("openai_chat", None, ["openai/gpt-4o"], CHAT)
                 admitted += 1
-            except ApiError as exc:
+            except GatewayError as exc:
                 assert exc.status == 429
         assert admitted == 4  # 4 × 24 = 96 of 100, whichever replica asked
     finally:
@@ -269,7 +269,7 @@ async def test_redis_down_follows_the_policy(redis_server: RedisServer) -> None:
             before = metric("llmroute_shared_state_errors_total", operation="rate_limit", outcome=outcome)
             for _ in range(3):
                 if expect_denied:
-                    with pytest.raises(ApiError) as caught:
+                    with pytest.raises(GatewayError) as caught:
                         await limiter.reserve("openai_chat", None, ["a/one"], CHAT)
                     assert caught.value.status == 503
                 else:

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from llmroute.providers.http1 import Http1Error, Http1Pool, Origin
+from llmroute.errors import UpstreamError
+from llmroute.providers.http1 import Http1Pool, Origin
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
 
@@ -195,7 +196,7 @@ async def test_no_answer_is_a_timeout(serve) -> None:  # type: ignore[no-untyped
 
     server, url = await serve(silent)
     pool = Http1Pool(connect_timeout=5, read_timeout=0.2)
-    with pytest.raises(Http1Error) as caught:
+    with pytest.raises(UpstreamError) as caught:
         await pool.post(url, {}, b"{}")
     assert caught.value.kind == "timeout"
     await asyncio.wait_for(server.disconnected.wait(), 5)  # the connection was dropped, not pooled
@@ -213,7 +214,7 @@ async def test_a_stalled_body_is_a_timeout(serve) -> None:  # type: ignore[no-un
     pool = Http1Pool(connect_timeout=5, read_timeout=0.2)
     response = await pool.post(url, {}, b"{}")
     assert await response.read_chunk() == b"only this"
-    with pytest.raises(Http1Error) as caught:
+    with pytest.raises(UpstreamError) as caught:
         await response.read_chunk()
     assert caught.value.kind == "timeout"
     response.close()
@@ -226,7 +227,7 @@ async def test_connection_refused() -> None:
     port = server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
-    with pytest.raises(Http1Error) as caught:
+    with pytest.raises(UpstreamError) as caught:
         await pool.post(f"http://127.0.0.1:{port}/v1/chat/completions", {}, b"{}")
     assert caught.value.kind == "connect"
     assert f"127.0.0.1:{port}" in caught.value.message
@@ -239,7 +240,7 @@ async def test_closed_before_any_answer_is_a_connect_error(serve) -> None:  # ty
 
     _, url = await serve(hang_up)
     pool = Http1Pool(connect_timeout=5, read_timeout=5)
-    with pytest.raises(Http1Error) as caught:
+    with pytest.raises(UpstreamError) as caught:
         await pool.post(url, {}, b"{}")
     assert caught.value.kind == "connect"
     await pool.close()
@@ -254,9 +255,9 @@ async def test_a_body_cut_short_is_a_broken_response(serve) -> None:  # type: ig
     _, url = await serve(cut)
     pool = Http1Pool(connect_timeout=5, read_timeout=5)
     response = await pool.post(url, {}, b"{}")
-    with pytest.raises(Http1Error) as caught:
+    with pytest.raises(UpstreamError) as caught:
         await response.read()
-    assert caught.value.kind == "broken"
+    assert caught.value.kind == "stream_reset"
     await pool.close()
 
 
@@ -350,5 +351,5 @@ def test_origin_parsing() -> None:
     assert azure.target == "/openai/deployments/d/chat/completions?api-version=2024-10-21"
     v6 = Origin("http://[::1]:9000/")
     assert v6.host_header == "[::1]:9000"
-    with pytest.raises(Http1Error):
+    with pytest.raises(UpstreamError):
         Origin("ftp://example.com/")

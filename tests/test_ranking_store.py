@@ -8,13 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
-from starlette.routing import Route as HTTPRoute
 
 from llmroute.config.models import CostMetricsSource, PrometheusMetricsSource
 from llmroute.ranking import CostMetrics, DigitalOceanPricing, MetricsStore, PrometheusMetrics, rank
-from llmroute.ranking.admin import metrics_models_endpoint
 from llmroute.routing.types import Route
+from llmroute.server.endpoints import metrics_models
 from test_ranking_support import (
     MetricsHTTPServer,
     Reply,
@@ -327,8 +325,10 @@ async def test_admin_endpoint_shows_table_and_refresh_status(server: MetricsHTTP
     class Gateway:
         metrics: MetricsStore | None = store
 
-    app = Starlette(routes=[HTTPRoute("/v1/metrics/models", metrics_models_endpoint)])
-    app.state.gateway = Gateway()
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        response = await metrics_models(Gateway(), scope, receive)  # type: ignore[arg-type]
+        await response(scope, receive, send)
+
     await store.start()
     store.warn_missing([Route(name="code", description="d", models=(SONNET, GPT4O, MINI), prefer="cheapest")])
     try:

@@ -1,4 +1,4 @@
-"""Responses leave `llmroute up` in one write (server/response_writes.py), and nothing else changes:
+"""Responses leave `llmroute up` in one write (server/protocol.py), and nothing else changes:
 streams still flow chunk by chunk, `Expect: 100-continue` still gets its interim answer first."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateway_process import NO_ROUTER, GatewayProcess
-from llmroute.server.response_writes import ResponseWrites
+from llmroute.server.protocol import ResponseWrites
 
 CONFIG = (
     "version: v0.4.0\n"

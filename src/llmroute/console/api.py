@@ -23,19 +23,20 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from llmroute.config.models import RoutingPreference
+from llmroute.errors import GatewayError
 from llmroute.governance.auth import caller_key
 from llmroute.observability import recent
 from llmroute.ranking.rank import rank
 from llmroute.routing.eval import EvalInputError, EvalReport, load_cases, run_cases_async
 from llmroute.routing.types import Route
-from llmroute.server.app import gateway_of, read_json
-from llmroute.server.errors import ApiError
+from llmroute.server.body import read_json
 from llmroute.server.gateway import Gateway
-from llmroute.wire import WireError, parse_conversation
+from llmroute.wire import parse_conversation
 
 MAX_EVAL_CASES = 2000
 MAX_ROUTES = 100
@@ -50,18 +51,16 @@ def json_response(payload: Any, status: int = 200) -> Response:
     )
 
 
-def console_gateway(request: Request) -> Gateway:
-    """The request's gateway, once the console is on and the caller may use it."""
-    gateway = gateway_of(request.scope)
+def check_console(gateway: Gateway, scope: Scope) -> None:
+    """Refuse unless the console is on and the caller may use it."""
     if not gateway.config.raw.console.enabled:
-        raise ApiError(404, f"Unknown path {request.url.path}")
+        raise GatewayError(404, f"Unknown path {scope['path']}")
     if gateway.config.raw.auth is not None:
-        key = caller_key(request.scope)
+        key = caller_key(scope)
         if key is None or not key.admin:
-            raise ApiError(
+            raise GatewayError(
                 403, "The routing console needs a gateway key with admin: true", "permission_denied"
             )
-    return gateway
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -90,8 +89,8 @@ def route_json(route: Route) -> dict[str, Any]:
     }
 
 
-async def state_endpoint(request: Request) -> Response:
-    gateway = console_gateway(request)
+async def state_endpoint(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
+    check_console(gateway, scope)
     config = gateway.config
     return json_response(
         {
@@ -114,14 +113,14 @@ def routes_from(gateway: Gateway, raw: Any) -> tuple[Route, ...]:
     if raw is None:
         return gateway.config.routes
     if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "routes must be a non-empty list of {name, description, examples?, models?}")
+        raise GatewayError(400, "routes must be a non-empty list of {name, description, examples?, models?}")
     if len(raw) > MAX_ROUTES:
-        raise ApiError(400, f"at most {MAX_ROUTES} routes")
+        raise GatewayError(400, f"at most {MAX_ROUTES} routes")
     routes: list[Route] = []
     names: set[str] = set()
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise ApiError(400, f"routes[{i}] must be an object")
+            raise GatewayError(400, f"routes[{i}] must be an object")
         models = item.get("models") or []
         try:
             pref = RoutingPreference.model_validate({**item, "models": models or ["-"]})
@@ -129,15 +128,15 @@ def routes_from(gateway: Gateway, raw: Any) -> tuple[Route, ...]:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-            raise ApiError(400, f"routes[{i}].{where}: {message}") from None
+            raise GatewayError(400, f"routes[{i}].{where}: {message}") from None
         if pref.name in names:
-            raise ApiError(400, f"routes[{i}].name: duplicate route name '{pref.name}'")
+            raise GatewayError(400, f"routes[{i}].name: duplicate route name '{pref.name}'")
         names.add(pref.name)
         resolved = []
         for j, ref in enumerate(models):
             full = gateway.config.resolve_model(ref) if isinstance(ref, str) else None
             if full is None:
-                raise ApiError(
+                raise GatewayError(
                     400, f"routes[{i}].models[{j}]: model {ref!r} is not declared in model_providers"
                 )
             resolved.append(full)
@@ -153,16 +152,13 @@ def routes_from(gateway: Gateway, raw: Any) -> tuple[Route, ...]:
     return tuple(routes)
 
 
-async def decide_endpoint(request: Request) -> Response:
-    gateway = console_gateway(request)
-    body = await read_json(request.headers, request.receive, gateway.max_body_bytes)
+async def decide_endpoint(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
+    check_console(gateway, scope)
+    body = await read_json(Headers(scope=scope), receive, gateway.max_body_bytes)
     routes = routes_from(gateway, body.get("routes"))
-    try:
-        conversation = parse_conversation("openai_chat", {"messages": body.get("messages")})
-    except WireError as exc:
-        raise ApiError(400, exc.message) from None
+    conversation = parse_conversation("openai_chat", {"messages": body.get("messages")})
     if not routes:
-        raise ApiError(400, "no routes: the config has no routing_preferences; add or paste some")
+        raise GatewayError(400, "no routes: the config has no routing_preferences; add or paste some")
     started = time.perf_counter()
     try:
         result = await gateway.router.classify(conversation, routes)
@@ -193,14 +189,14 @@ async def decide_endpoint(request: Request) -> Response:
 # --- eval ----------------------------------------------------------------------------------------
 
 
-async def eval_endpoint(request: Request) -> Response:
-    gateway = console_gateway(request)
-    body = await read_json(request.headers, request.receive, gateway.max_body_bytes)
+async def eval_endpoint(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
+    check_console(gateway, scope)
+    body = await read_json(Headers(scope=scope), receive, gateway.max_body_bytes)
     text = body.get("cases")
     if not isinstance(text, str) or not text.strip():
-        raise ApiError(400, "cases must be the text of an `llmroute eval` file (one JSON case per line)")
+        raise GatewayError(400, "cases must be the text of an `llmroute eval` file (one JSON case per line)")
     if sum(1 for line in text.splitlines() if line.strip()) > MAX_EVAL_CASES:
-        raise ApiError(400, f"at most {MAX_EVAL_CASES} cases per upload")
+        raise GatewayError(400, f"at most {MAX_EVAL_CASES} cases per upload")
     routes = routes_from(gateway, body.get("routes"))
     # load_cases reads a file (the CLI's input); the upload goes through one so both parse alike.
     handle, path = tempfile.mkstemp(prefix="llmroute-eval-", suffix=".jsonl")
@@ -210,7 +206,7 @@ async def eval_endpoint(request: Request) -> Response:
         try:
             cases = load_cases(path, default_routes=routes)
         except EvalInputError as exc:
-            raise ApiError(400, str(exc).replace(path, "upload")) from None
+            raise GatewayError(400, str(exc).replace(path, "upload")) from None
     finally:
         os.unlink(path)
     # One case at a time, yielding between them: the embedded router answers without awaiting anything,
@@ -225,8 +221,8 @@ async def eval_endpoint(request: Request) -> Response:
 # --- live ----------------------------------------------------------------------------------------
 
 
-async def live_endpoint(request: Request) -> Response:
-    gateway = console_gateway(request)
+async def live_endpoint(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
+    check_console(gateway, scope)
     cooldowns = gateway.proxy.cooldowns
     local = getattr(cooldowns, "local", cooldowns)  # shared (Redis) cooldowns keep a local mirror
     snapshot = getattr(local, "snapshot", None)

@@ -1,18 +1,17 @@
-"""The console's page and assets, and the Starlette routes of the whole console."""
+"""The console's page and assets, and the routes of the whole console (for server/app.py's table)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 
-from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope
 
 from llmroute.console import api
-from llmroute.server.app import gateway_of
-from llmroute.server.errors import ApiError
+from llmroute.errors import GatewayError
+from llmroute.server.endpoints import Endpoint
+from llmroute.server.gateway import Gateway
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {
@@ -34,29 +33,29 @@ def asset(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-def serve(name: str) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
+def serve(name: str) -> Endpoint:
+    async def endpoint(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
         # The page holds no data, so it is served without a key (a browser cannot send one with a page
         # load); every API call it makes needs an admin key when keys are configured.
-        if not gateway_of(request.scope).config.raw.console.enabled:
-            raise ApiError(404, f"Unknown path {request.url.path}")
+        if not gateway.config.raw.console.enabled:
+            raise GatewayError(404, f"Unknown path {scope['path']}")
         return Response(asset(name), media_type=ASSETS[name], headers=SECURITY_HEADERS)
 
     return endpoint
 
 
-async def slash(request: Request) -> Response:
+async def slash(gateway: Gateway, scope: Scope, receive: Receive) -> Response:
     return RedirectResponse("/console", status_code=308)
 
 
-def console_routes() -> list[Route]:
-    return [
-        Route("/console", serve("index.html"), methods=["GET"]),
-        Route("/console/", slash, methods=["GET"]),
-        Route("/console/console.js", serve("console.js"), methods=["GET"]),
-        Route("/console/console.css", serve("console.css"), methods=["GET"]),
-        Route("/console/api/state", api.state_endpoint, methods=["GET"]),
-        Route("/console/api/decide", api.decide_endpoint, methods=["POST"]),
-        Route("/console/api/eval", api.eval_endpoint, methods=["POST"]),
-        Route("/console/api/live", api.live_endpoint, methods=["GET"]),
-    ]
+def console_routes() -> dict[tuple[str, str], Endpoint]:
+    return {
+        ("GET", "/console"): serve("index.html"),
+        ("GET", "/console/"): slash,
+        ("GET", "/console/console.js"): serve("console.js"),
+        ("GET", "/console/console.css"): serve("console.css"),
+        ("GET", "/console/api/state"): api.state_endpoint,
+        ("POST", "/console/api/decide"): api.decide_endpoint,
+        ("POST", "/console/api/eval"): api.eval_endpoint,
+        ("GET", "/console/api/live"): api.live_endpoint,
+    }

@@ -6,7 +6,7 @@ SHA-256 digests, so a lookup never compares secrets byte by byte (no timing side
 plain keys are not kept around. A missing or unknown key is a 401 in the client's API format; the
 presented key is never echoed or logged.
 
-`check_key` runs in the gateway middleware (`server/reload.py`) against the keys of the gateway
+`check_key` runs in the dispatcher (server/app.py) against the keys of the gateway
 the request is pinned to, so a config reload can turn auth on, off or change the keys; with no
 `auth` section it is not called at all.
 """
@@ -17,17 +17,16 @@ import hashlib
 import logging
 from collections.abc import Iterable
 
-from starlette.responses import Response
 from starlette.types import Scope
 
+from llmroute.errors import GatewayError
 from llmroute.governance.schema import Auth, GatewayKey, model_pattern_matches
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
-from llmroute.server.errors import error_response, format_for_path
 
 log = logging.getLogger("llmroute.governance")
 
-# Where the middleware leaves the caller's key for the endpoints (Starlette's `request.state`).
+# Where the key check leaves the caller's key for the endpoints (the ASGI scope's `state`).
 STATE_KEY = "llmroute_gateway_key"
 
 CONSOLE_ASSETS = frozenset(("/console", "/console/", "/console/console.js", "/console/console.css"))
@@ -75,33 +74,25 @@ def model_allowed(key: GatewayKey, model: str) -> bool:
 
 
 def caller_key(scope: Scope) -> GatewayKey | None:
-    """The gateway key the middleware accepted for this request (None when auth is off)."""
+    """The gateway key the key check accepted for this request (None when auth is off)."""
     state = scope.get("state")
     return state.get(STATE_KEY) if state else None
 
 
-def tenant_of(scope: Scope) -> str | None:
-    """The name of the caller's gateway key, which scopes its session pins (None when auth is off)."""
-    key = caller_key(scope)
-    return key.name if key is not None else None
-
-
-def check_key(keys: KeyTable, scope: Scope) -> Response | None:
-    """None when the request may go on (the accepted key is left in the request's state), else the
-    401 to answer with, in the client's format."""
+def check_key(keys: KeyTable, scope: Scope) -> None:
+    """Leave the accepted key in the request's state, or raise the 401 to answer with."""
     if scope["path"] in keys.open_paths:
-        return None
+        return
     presented = presented_key(scope["headers"])
     key = keys.lookup(presented) if presented else None
     if key is not None:
         scope.setdefault("state", {})[STATE_KEY] = key
-        return None
+        return
     reason = "missing" if presented is None else "invalid"
     metrics.AUTH_FAILURES.labels(reason=reason).inc()
     note_governance("auth.refused", reason=reason)
     log.info("auth: refused %s %s (%s key)", scope["method"], scope["path"], reason)
-    return error_response(
-        format_for_path(scope["path"]),
+    raise GatewayError(
         401,
         MISSING if presented is None else INVALID,
         "invalid_api_key",

@@ -29,11 +29,11 @@ from typing import Any, Literal
 import aiohttp
 import orjson
 
+from llmroute.errors import GatewayError
 from llmroute.governance.regex import compile_pattern
 from llmroute.governance.schema import BlocklistGuardrail, Guardrail, HttpGuardrail, PiiGuardrail
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
-from llmroute.server.errors import ApiError
 from llmroute.wire import ClientFormat
 
 log = logging.getLogger("llmroute.governance")
@@ -268,7 +268,8 @@ class PiiCheck:
                 counts[kind] = counts.get(kind, 0) + 1
             if self.action == "block":
                 continue
-            out, last = [], 0
+            out: list[str] = []
+            last = 0
             for start, end, kind in spans:
                 out.append(text[last:start])
                 out.append(f"[REDACTED_{kind.upper()}]")
@@ -277,10 +278,10 @@ class PiiCheck:
             container[key] = "".join(out)  # type: ignore[index]
         if not counts:
             return "pass"
-        found = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
         if self.action == "block":
-            raise Blocked(self.name, f"it contains personal data ({found})")
-        log.info("guardrail '%s': redacted %s in the %s", self.name, found, screening.stage)
+            raise Blocked(self.name, f"it contains personal data ({summary})")
+        log.info("guardrail '%s': redacted %s in the %s", self.name, summary, screening.stage)
         return "redact"
 
 
@@ -360,7 +361,7 @@ class HttpCheck:
                     guardrail=self.name, stage=screening.stage, action="error_deny"
                 ).inc()
                 note_governance("guardrail.error_deny", guardrail=self.name, stage=screening.stage)
-                raise ApiError(
+                raise GatewayError(
                     503,
                     f"Guardrail '{self.name}' is unavailable; the request was not sent",
                     "guardrail_unavailable",
@@ -402,7 +403,7 @@ class GuardrailChain:
 
     async def run(self, fmt: ClientFormat, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The body after every check (redacted or replaced) and whether any check changed it;
-        ApiError 400 when one blocks."""
+        GatewayError 400 when one blocks."""
         screening = Screening(self.stage, fmt, body)
         for check in self.checks:
             try:
@@ -414,7 +415,7 @@ class GuardrailChain:
                 note_governance("guardrail.block", guardrail=check.name, stage=self.stage)
                 log.info("guardrail '%s': blocked the %s (%s)", check.name, self.stage, blocked.reason)
                 what = "request" if self.stage == "request" else "response"
-                raise ApiError(
+                raise GatewayError(
                     400,
                     f"The {what} was blocked by guardrail '{check.name}': {blocked.reason}",
                     "content_blocked",

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from llmroute.errors import GatewayError
 from llmroute.governance.schema import Auth, RateLimitRule, RateLimits, model_pattern_matches
 from llmroute.governance.shared import SharedRedis, StoreUnavailable
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
-from llmroute.server.errors import ApiError
 from llmroute.wire import ClientFormat
 
 log = logging.getLogger("llmroute.governance")
@@ -307,17 +307,18 @@ class RateLimiter:
             try:
                 wait, blocking = await self.buckets.take(charges)
             except StoreUnavailable:
-                return candidates[index:], self._store_down(key)
+                self._store_down()  # raises when the policy is to deny
+                return candidates[index:], None
             if blocking < 0:
                 return candidates[index:], Reservation(key, model, estimate, charges)
             waits.append((wait, charges[blocking]))
         raise self._refusal(waits, estimate)
 
-    def _store_down(self, key: str | None) -> None:
+    def _store_down(self) -> None:
         if self.on_store_error == "deny":
             metrics.SHARED_STATE_ERRORS.labels(operation="rate_limit", outcome="denied").inc()
             note_governance("rate_limit.store_unavailable", outcome="denied")
-            raise ApiError(
+            raise GatewayError(
                 503,
                 "Rate limiting is unavailable (shared state store unreachable); try again shortly",
                 "rate_limit_store_unavailable",
@@ -325,9 +326,8 @@ class RateLimiter:
             )
         metrics.SHARED_STATE_ERRORS.labels(operation="rate_limit", outcome="allowed").inc()
         note_governance("rate_limit.store_unavailable", outcome="allowed")
-        return None
 
-    def _refusal(self, waits: list[tuple[float, Charge]], estimate: int) -> ApiError:
+    def _refusal(self, waits: list[tuple[float, Charge]], estimate: int) -> GatewayError:
         wait, charge = min(waits, key=lambda pair: pair[0])
         for _, refused in waits:
             metrics.RATE_LIMITED.labels(rule=refused.rule, kind=refused.kind).inc()
@@ -336,7 +336,7 @@ class RateLimiter:
             "rate limit: refused by rule '%s' (%s per minute: %d)", charge.rule, charge.kind, charge.capacity
         )
         if math.isinf(wait):
-            return ApiError(
+            return GatewayError(
                 429,
                 f"Request too large: it needs about {estimate} tokens, more than the rate limit "
                 f"'{charge.rule}' allows per minute ({charge.capacity})",
@@ -344,7 +344,7 @@ class RateLimiter:
             )
         retry = max(1, math.ceil(wait))
         what = "requests" if charge.kind == "requests" else "tokens"
-        return ApiError(
+        return GatewayError(
             429,
             f"Rate limit '{charge.rule}' reached ({charge.capacity} {what} per minute); retry in {retry}s",
             "rate_limit_exceeded",

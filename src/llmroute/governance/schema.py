@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmroute.durations import parse_duration
 from llmroute.governance.regex import compile_pattern
 
 
@@ -68,12 +69,6 @@ def parse_size(value: Any) -> int:
     if size <= 0:
         raise ValueError("must be greater than 0")
     return size
-
-
-def _seconds(value: Any) -> float:
-    from llmroute.config.models import parse_duration  # at call time: models imports this module
-
-    return parse_duration(value)
 
 
 def model_pattern_matches(pattern: str, model: str) -> bool:
@@ -298,7 +293,7 @@ class Limits(_Strict):
     @field_validator("header_timeout", "body_timeout", "queue_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
-        return _seconds(value)
+        return parse_duration(value)
 
 
 # --- cross-section rules -------------------------------------------------------------------------

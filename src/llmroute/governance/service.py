@@ -5,13 +5,15 @@ endpoints skip every hook then: an unconfigured feature costs a request nothing.
 endpoints call, in order:
 
 1. `await screen_request(fmt, body)` before routing: the request guardrails (may redact the body
-   in place, or refuse it with an `ApiError`);
-2. `authorize(scope, decision)` after routing: keep only the models the caller's key may use
+   in place, or refuse it with a `GatewayError`);
+2. `authorize(key, decision)` after routing: keep only the models the caller's key may use
    (403 when none is left);
-3. `await admit(scope, fmt, body, decision)` before forwarding (proxy only): authorize, then take
-   the rate-limit budget and a concurrency slot. It returns a `Ticket` (or None when nothing needs
-   settling); `ticket.bind(response)` settles it when the response has been sent (token usage
-   corrected from the response, slot released), `ticket.abandon()` when forwarding failed.
+3. `await admit(request)` before forwarding (proxy only): authorize, then take the rate-limit
+   budget and a concurrency slot. It returns a `Ticket` (or None when nothing needs settling);
+   `ticket.bind(response, record)` settles it when the response has been sent (the token usage and
+   the model that answered are read from the request record, where the proxy noted them; the slot
+   is released), `ticket.abandon()` when forwarding failed;
+4. `await screen_response(fmt, response)` (proxy only): the response guardrails on a complete answer.
 """
 
 from __future__ import annotations
@@ -19,31 +21,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
-from llmroute.governance.auth import KeyTable, caller_key, model_allowed
+from llmroute.errors import GatewayError
+from llmroute.governance.auth import KeyTable, model_allowed
 from llmroute.governance.guardrails import GuardrailChain, build_checks
 from llmroute.governance.limits import ConcurrencyGate
 from llmroute.governance.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, Reservation, compile_rules
+from llmroute.governance.schema import GatewayKey
 from llmroute.governance.shared import RedisCooldowns, SharedRedis
 from llmroute.governance.stream_guard import Finder, finders, screen_stream
 from llmroute.observability import metrics
-from llmroute.observability.record import note_governance
+from llmroute.observability.record import RequestRecord, note_governance
 from llmroute.proxy.cooldown import CooldownStore
-from llmroute.proxy.header_values import header_text
-from llmroute.proxy.usage import usage_from_bytes
+from llmroute.proxy.request import ClientRequest
 from llmroute.routing.decision import Decision
-from llmroute.server.errors import ApiError, error_response
-from llmroute.wire import ClientFormat, SSEDecoder
-from llmroute.wire.sse import MAX_EVENT_BYTES
-from llmroute.wire.usage import StreamUsageReader
+from llmroute.wire import ClientFormat
 
 log = logging.getLogger("llmroute.governance")
 
@@ -123,15 +122,14 @@ class Governance:
     # --- request hooks ---------------------------------------------------------------------------
 
     async def screen_request(self, fmt: ClientFormat, body: dict[str, Any]) -> dict[str, Any]:
-        """The request guardrails: the body to route and forward (redacted or replaced), or ApiError."""
+        """The request guardrails: the body to route and forward (redacted or replaced), or GatewayError."""
         if self.request_guards is None:
             return body
         screened, _ = await self.request_guards.run(fmt, body)
         return screened
 
-    def authorize(self, scope: Scope, decision: Decision) -> Decision:
+    def authorize(self, key: GatewayKey | None, decision: Decision) -> Decision:
         """The decision restricted to the models the caller's key may use."""
-        key = caller_key(scope)
         if key is None or key.allowed_models is None:
             return decision
         allowed = [model for model in decision.models if model_allowed(key, model)]
@@ -142,7 +140,7 @@ class Governance:
             note_governance("auth.model_not_allowed", key=key.name)
             refused = ", ".join(decision.models) or "none"
             log.info("auth: key '%s' may not use %s", key.name, refused)
-            raise ApiError(
+            raise GatewayError(
                 403,
                 f"This API key may not use the model(s) chosen for this request ({refused}); "
                 f"allowed: {', '.join(key.allowed_models) or 'none'}",
@@ -150,29 +148,49 @@ class Governance:
             )
         return dataclasses.replace(decision, models=allowed)
 
-    async def admit(
-        self, scope: Scope, fmt: ClientFormat, body: dict[str, Any], decision: Decision
-    ) -> tuple[Decision, Ticket | None]:
-        """Authorize, take a concurrency slot, take the rate-limit budget. Raises ApiError 403/429/503."""
-        decision = self.authorize(scope, decision)
+    async def admit(self, request: ClientRequest) -> Ticket | None:
+        """Authorize (narrowing `request.decision`), take a concurrency slot, take the rate-limit
+        budget. Raises GatewayError 403/429/503."""
+        decision = request.decision = self.authorize(request.key, request.decision)
         if self.gate is None and self.limiter is None and self.response_guards is None:
-            return decision, None
+            return None
         if self.gate is not None:
             await self.gate.acquire()
         reservation: Reservation | None = None
         try:
             if self.limiter is not None:
-                key = caller_key(scope)
                 models, reservation = await self.limiter.reserve(
-                    fmt, key.name if key is not None else None, decision.models, body
+                    request.fmt, request.tenant, decision.models, request.body
                 )
                 if len(models) != len(decision.models):
-                    decision = dataclasses.replace(decision, models=models)
+                    request.decision = dataclasses.replace(decision, models=models)
         except BaseException:
             if self.gate is not None:
                 self.gate.release()
             raise
-        return decision, Ticket(self, fmt, reservation)
+        return Ticket(self, request.fmt, reservation)
+
+    async def screen_response(self, fmt: ClientFormat, response: Response) -> Response:
+        """The response guardrails on a complete 200 answer: it as it is, redacted, or a GatewayError
+        (that keeps the answer's `x-llmroute-*` headers). Streams are screened as they go (`Ticket.bind`)."""
+        guards = self.response_guards
+        if guards is None or response.status_code != 200 or isinstance(response, StreamingResponse):
+            return response
+        try:
+            parsed = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            return response
+        if not isinstance(parsed, dict):
+            return response
+        keep = {name: value for name, value in response.headers.items() if name.startswith("x-llmroute-")}
+        try:
+            screened, changed = await guards.run(fmt, parsed)
+        except GatewayError as exc:
+            exc.headers = {**keep, **exc.headers}
+            raise
+        if not changed:
+            return response
+        return Response(orjson.dumps(screened), response.status_code, keep, "application/json")
 
     def _later(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -193,10 +211,10 @@ class Ticket:
         self.bound = False
         self._done = False
 
-    def bind(self, response: Response) -> Response:
-        """Settle once `response` has been sent (a stream: after its last chunk, or when it is cut)."""
+    def bind(self, response: Response, record: RequestRecord) -> Response:
+        """Settle once `response` has been sent (a stream: after its last chunk, or when it is cut),
+        from what the proxy noted on the request `record`: the usage and the model that answered."""
         self.bound = True
-        model = header_text(response.headers.get("x-llmroute-model"))
         failed = response.status_code >= 400
         if isinstance(response, StreamingResponse):
             guards = self.governance.stream_guards
@@ -205,16 +223,9 @@ class Ticket:
                 response.body_iterator = screen_stream(
                     response.body_iterator, self.fmt, guards, self.governance.stream_window
                 )
-            response.body_iterator = self._watch(response.body_iterator, model, failed)
+            response.body_iterator = self._settle_after(response.body_iterator, record, failed)
             return response
-        tokens = None
-        if self.reservation is not None and not failed:
-            usage = usage_from_bytes(self.fmt, bytes(response.body))
-            tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
-        self._finish(model, tokens, failed)
-        guards = self.governance.response_guards
-        if guards is not None and response.status_code == 200:
-            return ScreenedResponse(response, guards, self.fmt)
+        self._settle(record, failed)
         return response
 
     def abandon(self) -> None:
@@ -222,22 +233,19 @@ class Ticket:
         if not self.bound:
             self._finish(None, None, True, refund=True)
 
-    async def _watch(self, chunks: AsyncIterator[Any], model: str | None, failed: bool) -> AsyncIterator[Any]:
-        counting = self.reservation is not None and self.governance.limiter is not None
-        # Our own output, already bounded by the proxy's decoder; translation may grow an event a
-        # little, so this one only reads usage and never cuts the stream.
-        decoder = SSEDecoder(max_event_bytes=4 * MAX_EVENT_BYTES) if counting else None
-        reader = StreamUsageReader(self.fmt) if counting else None
+    async def _settle_after(
+        self, chunks: AsyncIterable[Any], record: RequestRecord, failed: bool
+    ) -> AsyncIterator[Any]:
         try:
             async for chunk in chunks:
-                if decoder is not None and reader is not None:
-                    for event in decoder.feed(chunk if isinstance(chunk, bytes) else str(chunk).encode()):
-                        reader.feed(event)
                 yield chunk
         finally:
-            usage = reader.usage if reader is not None else None
-            tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
-            self._finish(model, tokens, failed)
+            self._settle(record, failed)
+
+    def _settle(self, record: RequestRecord, failed: bool) -> None:
+        usage = record.usage if self.reservation is not None and not failed else None
+        tokens = usage.input_tokens + usage.output_tokens if usage is not None else None
+        self._finish(record.served_model, tokens, failed)
 
     def _finish(self, model: str | None, tokens: int | None, failed: bool, refund: bool = False) -> None:
         if self._done:
@@ -262,42 +270,3 @@ def build_governance(config: LoadedConfig) -> Governance | None:
         return None
     governance = Governance(config)
     return governance if governance.active else None
-
-
-class ScreenedResponse(Response):
-    """A complete response that runs the response guardrails when it is sent (they are async, and
-    the endpoint hands its response over synchronously)."""
-
-    def __init__(self, inner: Response, guards: GuardrailChain, fmt: ClientFormat) -> None:
-        self.inner = inner
-        self.guards = guards
-        self.fmt = fmt
-        self.status_code = inner.status_code
-        self.body = inner.body
-        self.background = inner.background
-        self.raw_headers = inner.raw_headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = self.inner
-        try:
-            parsed = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            keep = {
-                name: value
-                for name, value in response.headers.items()
-                if name.startswith("x-llmroute-") or name == "traceparent"
-            }
-            try:
-                screened, changed = await self.guards.run(self.fmt, parsed)
-            except ApiError as exc:
-                response = error_response(
-                    self.fmt, exc.status, exc.message, exc.code, {**keep, **exc.headers}
-                )
-            else:
-                if changed:
-                    response = Response(
-                        orjson.dumps(screened), response.status_code, keep, "application/json"
-                    )
-        await response(scope, receive, send)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -113,7 +113,7 @@ def blocked_event(fmt: ClientFormat, message: str) -> bytes:
 
 
 async def screen_stream(
-    chunks: AsyncIterator[Any], fmt: ClientFormat, checks: list[tuple[str, Finder]], window: int
+    chunks: AsyncIterable[Any], fmt: ClientFormat, checks: list[tuple[str, Finder]], window: int
 ) -> AsyncIterator[bytes]:
     held: deque[tuple[bytes, str]] = deque()  # events not yet sent, with the text each carries
     held_chars = 0

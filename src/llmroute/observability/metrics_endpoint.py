@@ -1,4 +1,4 @@
-"""`GET /metrics`: the Prometheus text exposition, for one process or for all the workers.
+"""`GET /metrics`'s body: the Prometheus text exposition, for one process or for all the workers.
 
 With `llmroute up --workers N` (N > 1) the server sets PROMETHEUS_MULTIPROC_DIR to a fresh
 directory before the workers start; prometheus_client then keeps every worker's samples in files
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -27,9 +24,3 @@ def exposition() -> bytes:
         MultiProcessCollector(registry, path=directory)
         return generate_latest(registry)
     return generate_latest(REGISTRY)
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    # Rendering reads every sample (and, with workers, their files): keep it off the event loop.
-    body = await run_in_threadpool(exposition)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)

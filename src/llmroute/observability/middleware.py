@@ -1,8 +1,10 @@
-"""The observability middleware: per request, the metrics, the trace ids, the span and the log line.
+"""Per request: the metrics, the trace ids, the span and the log line.
 
-A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which buffers and slows streaming):
-it wraps `send` only to note the status and to set the response's `traceparent`, and does its
-accounting once the app has returned, which for a stream is after its last byte.
+The dispatcher (server/app.py) calls the three steps around every request: `open` when it
+begins (its record, made current, and its trace ids: the incoming `traceparent` is parsed once,
+here, for every request), `failed` if an exception escapes, `close` once the response is sent,
+which for a stream is after its last byte. The response's own `traceparent` header is the
+record's (`RequestRecord.traceparent`), set by the dispatcher.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Collection
 from contextvars import Token
 
 from opentelemetry.trace import Span
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from llmroute.observability import metrics, recent
 from llmroute.observability.hot_metrics import HotCounter, HotHistogram
@@ -30,41 +32,15 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CLIENT_CLOSED = 499
 
 
-class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, endpoints: Collection[str], tracing: Tracing | None = None) -> None:
-        self.app = app
+class RequestObservability:
+    def __init__(self, endpoints: Collection[str], tracing: Tracing | None = None) -> None:
         # Metric labels are the paths we serve; anything else is "other" (bounded cardinality).
         self.endpoints = frozenset(endpoints)
         self.tracing = tracing
         # Labelled metric children, looked up once per (endpoint, status): `.labels()` takes a lock
-        # and sorts its arguments, which is most of the middleware's cost on a hot path.
+        # and sorts its arguments, which is most of the accounting's cost on a hot path.
         self._counters: dict[tuple[str, int], HotCounter] = {}
         self._histograms: dict[str, tuple[HotHistogram, HotHistogram]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        record, span, token = self.open(scope)
-
-        async def send_with_trace(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-                record.response_started = time.perf_counter()
-                headers = [h for h in message.get("headers", ()) if h[0] != b"traceparent"]
-                headers.append((b"traceparent", record.traceparent.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_trace)
-        except BaseException as exc:
-            self.failed(record, exc)
-            raise
-        finally:
-            self.close(record, span, token)
-
-    # --- the steps, also used by the hot endpoints' path (server/hot_routes.py) ---------------------
 
     def open(self, scope: Scope) -> tuple[RequestRecord, Span | None, Token[RequestRecord | None]]:
         """A request begins: its record (made current), trace ids and, when tracing, its span."""

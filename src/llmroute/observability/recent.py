@@ -14,8 +14,6 @@ from typing import Any
 from llmroute.observability import record as records
 from llmroute.observability.record import RequestRecord
 
-MAX_PROMPT_CHARS = 500
-
 
 class RecentRequests:
     def __init__(self, size: int, show_content: bool) -> None:
@@ -64,12 +62,3 @@ def configure(enabled: bool, size: int, show_content: bool) -> None:
         RECENT.rows.extend(previous)
     RECENT.show_content = show_content
     records.KEEP_PROMPTS = show_content
-
-
-def prompt_text(conversation: Any) -> str | None:
-    """The last user message of a conversation, cut to a readable length."""
-    for message in reversed(conversation):
-        if getattr(message, "role", None) == "user":
-            text = str(getattr(message, "text", ""))
-            return text if len(text) <= MAX_PROMPT_CHARS else text[:MAX_PROMPT_CHARS] + "…"
-    return None

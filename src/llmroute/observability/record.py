@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmroute.observability.trace_context import format_traceparent, new_span_id
+
+if TYPE_CHECKING:
+    from llmroute.wire import Usage
 
 
 @dataclass(slots=True)
@@ -62,6 +65,10 @@ class RequestRecord:
     router_error: str | None = None
     # forwarding
     attempts: list[UpstreamAttempt] = field(default_factory=list)
+    # the answer, noted once by the proxy: the model that served it (as in `x-llmroute-model`) and
+    # its token usage (None when the upstream reported none); governance settles budgets from them
+    served_model: str | None = None
+    usage: Usage | None = None
     # the response
     status: int | None = None
     response_started: float | None = None
@@ -147,6 +154,7 @@ def start_attempt(model: str, trace_id: str) -> UpstreamAttempt:
 
 # Set by observability/recent.py when the console shows request content (console.show_content).
 KEEP_PROMPTS = False
+MAX_PROMPT_CHARS = 500
 
 
 def note_prompt(conversation: Any) -> None:
@@ -155,8 +163,6 @@ def note_prompt(conversation: Any) -> None:
         return
     record = _current.get()
     if record is not None:
-        from llmroute.observability.recent import prompt_text
-
         record.prompt = prompt_text(conversation)
 
 
@@ -168,3 +174,12 @@ def note_governance(event: str, **attributes: str) -> None:
     if record.governance is None:
         record.governance = []
     record.governance.append((event, attributes, time.perf_counter()))
+
+
+def prompt_text(conversation: Any) -> str | None:
+    """The last user message of a conversation, cut to a readable length."""
+    for message in reversed(conversation):
+        if getattr(message, "role", None) == "user":
+            text = str(getattr(message, "text", ""))
+            return text if len(text) <= MAX_PROMPT_CHARS else text[:MAX_PROMPT_CHARS] + "…"
+    return None

@@ -3,7 +3,7 @@
 Keep-alive connections to each provider are reused across requests (no TLS handshake per call).
 Timeouts come from the listener: `connect` bounds opening a connection, `read` bounds each wait for
 bytes (so a long stream that keeps talking is fine, a stalled one is not). Transport failures are
-raised as `UpstreamError` with a `kind` the failover logic switches on, and a message that never
+raised as `UpstreamError` (llmroute/errors.py) with a `Failure` kind the failover logic switches on, and a message that never
 contains request headers (where the keys are).
 
 The transport is `llmroute.providers.http1`, a lean HTTP/1.1 client made for this one hot path: it
@@ -13,24 +13,11 @@ request aiohttp's generality cost more CPU than the rest of the gateway; see doc
 
 from __future__ import annotations
 
-from typing import Literal
-
-from llmroute.providers.http1 import Http1Error, Http1Pool, Http1Response
-
-ErrorKind = Literal["timeout", "connect", "stream_reset"]
+from llmroute.errors import UpstreamError
+from llmroute.providers.http1 import Http1Pool, Http1Response
 
 KEEPALIVE_SECONDS = 60.0
 MAX_CONNECT_SECONDS = 10.0
-_KINDS: dict[str, ErrorKind] = {"timeout": "timeout", "connect": "connect", "broken": "stream_reset"}
-
-
-class UpstreamError(Exception):
-    """The provider could not be reached or stopped answering. Safe to show: no headers, no keys."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class UpstreamClient:
@@ -57,26 +44,13 @@ class UpstreamClient:
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Http1Response:
         """Send the request and return once the status line and headers arrived (body not read yet)."""
-        try:
-            return await self.pool.post(url, headers, body)
-        except Http1Error as exc:
-            raise upstream_error(exc) from None
-
-
-def upstream_error(exc: Http1Error) -> UpstreamError:
-    return UpstreamError(_KINDS[exc.kind], exc.message)
+        return await self.pool.post(url, headers, body)
 
 
 async def read_body(response: Http1Response) -> bytes:
     """The whole response body; transport trouble while reading becomes an UpstreamError."""
     try:
         return await response.read()
-    except Http1Error as exc:
+    except UpstreamError:
         response.close()
-        raise upstream_error(exc) from None
-
-
-def describe(exc: BaseException) -> str:
-    """A short, header-free description of a transport exception."""
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]
+        raise

@@ -13,8 +13,9 @@ read-until-close bodies; gzip/deflate answers decoded. A reused connection that 
 closed in the meantime (nothing received yet) is retried once on a fresh one. Timeouts: `connect`
 bounds opening a connection, `read` bounds each wait for bytes.
 
-Errors are `Http1Error` with a kind: "timeout", "connect" (no response started) or "broken" (the
-response started, then the connection failed). Messages never contain request headers.
+Errors are `UpstreamError`s (llmroute/errors.py) with a kind: `TIMEOUT`, `CONNECT` (no response
+started) or `STREAM_RESET` (the response started, then the connection failed). Messages never
+contain request headers.
 """
 
 from __future__ import annotations
@@ -26,25 +27,16 @@ import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Literal
 from urllib.parse import urlsplit
 
 import httptools
 
+from llmroute.errors import Failure, UpstreamError
 from llmroute.providers.egress import EgressProxies, ProxyError, open_tunnel
-
-ErrorKind = Literal["timeout", "connect", "broken"]
 
 # Pause reading from the socket when this much body is buffered and not yet read by the proxy.
 HIGH_WATER = 256 * 1024
 MAX_IDLE_PER_ORIGIN = 512
-
-
-class Http1Error(Exception):
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class Origin:
@@ -55,7 +47,7 @@ class Origin:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise Http1Error("connect", f"unsupported URL {url!r} (expected http:// or https://)")
+            raise UpstreamError(Failure.CONNECT, f"unsupported URL {url!r} (expected http:// or https://)")
         self.tls = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.tls else 80)
@@ -122,9 +114,9 @@ class Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail("broken", "the upstream switched protocols")
+            self._fail(Failure.STREAM_RESET, "the upstream switched protocols")
         except httptools.HttpParserError as exc:
-            self._fail("broken", f"malformed HTTP response: {exc}")
+            self._fail(Failure.STREAM_RESET, f"malformed HTTP response: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -135,9 +127,9 @@ class Connection(asyncio.Protocol):
             return
         reason = f"{type(exc).__name__}: {exc}" if exc else "the upstream closed the connection"
         if response is not None and response.status:
-            self._fail("broken", f"the connection broke mid-response ({reason})")
+            self._fail(Failure.STREAM_RESET, f"the connection broke mid-response ({reason})")
         else:
-            self._fail("connect", f"the connection closed before a response ({reason})")
+            self._fail(Failure.CONNECT, f"the connection closed before a response ({reason})")
 
     def pause_writing(self) -> None:  # large request bodies: the kernel buffers them, nothing to do
         pass
@@ -185,8 +177,8 @@ class Connection(asyncio.Protocol):
         self.transport.write(request)
         return self.response
 
-    def _fail(self, kind: ErrorKind, message: str) -> None:
-        error = Http1Error(kind, message)
+    def _fail(self, kind: Failure, message: str) -> None:
+        error = UpstreamError(kind, message)
         if self._head is not None and not self._head.done():
             self._head.set_exception(error)
         if self.response is not None:
@@ -238,7 +230,7 @@ class Http1Response:
         self._buffer: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
-        self._error: Http1Error | None = None
+        self._error: UpstreamError | None = None
         self._waiter: asyncio.Future[None] | None = None
 
     # --- fed by the connection ---------------------------------------------------------------
@@ -263,7 +255,7 @@ class Http1Response:
         self.complete = True
         self._wake()
 
-    def fail(self, error: Http1Error) -> None:
+    def fail(self, error: UpstreamError) -> None:
         if not self.complete:
             self._error = error
             self._wake()
@@ -338,7 +330,7 @@ class Http1Response:
 
 def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
     if not waiter.done():
-        waiter.set_exception(Http1Error("timeout", f"no data from the upstream for {timeout:g}s"))
+        waiter.set_exception(UpstreamError(Failure.TIMEOUT, f"no data from the upstream for {timeout:g}s"))
 
 
 class Http1Pool:
@@ -370,10 +362,10 @@ class Http1Pool:
         if conn is not None:
             try:
                 return await self._exchange(conn, request)
-            except Http1Error as exc:
+            except UpstreamError as exc:
                 # The server may have closed this idle connection just as we reused it: try a new one,
                 # but only when nothing at all came back (the request cannot have been answered).
-                if exc.kind == "timeout" or conn._received:
+                if exc.kind is Failure.TIMEOUT or conn._received:
                     raise
         conn = await self._connect(origin)
         return await self._exchange(conn, request)
@@ -448,13 +440,13 @@ class Http1Pool:
                         lambda: Connection(self, origin.key), proxy.host, proxy.port
                     )
         except TimeoutError:
-            raise Http1Error(
-                "timeout", f"cannot connect to {where} within {self.connect_timeout:g}s"
+            raise UpstreamError(
+                Failure.TIMEOUT, f"cannot connect to {where} within {self.connect_timeout:g}s"
             ) from None
         except ProxyError as exc:
-            raise Http1Error("connect", f"cannot connect to {where}: {exc}") from None
+            raise UpstreamError(Failure.CONNECT, f"cannot connect to {where}: {exc}") from None
         except (OSError, ssl.SSLError) as exc:
-            raise Http1Error("connect", f"cannot connect to {where}: {exc}") from None
+            raise UpstreamError(Failure.CONNECT, f"cannot connect to {where}: {exc}") from None
         self._open.add(conn)
         return conn
 

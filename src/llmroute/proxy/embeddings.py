@@ -6,7 +6,8 @@ takes the chat path's machinery: gateway keys and their model lists, rate limits
 concurrency cap (governance `admit`), the platform's key (or the client's with passthrough_auth),
 429 cooldowns and failover along the candidates (429, 5xx, connect errors and timeouts), the same
 metrics, spans and errors. The provider's answer goes back byte for byte. Anthropic-format
-providers have no embeddings API: a 400 naming the model.
+providers have no embeddings API: a 400 naming the model. The HTTP endpoint is
+server/endpoints.py's `embeddings_endpoint`.
 """
 
 from __future__ import annotations
@@ -15,25 +16,21 @@ import time
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import Receive, Scope
 
+from llmroute.config.resolved import LoadedConfig
+from llmroute.errors import Failure, GatewayError, UpstreamError
 from llmroute.observability import metrics
 from llmroute.observability.record import start_attempt
-from llmroute.providers.client import UpstreamError
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes
 from llmroute.proxy.forward import Proxy, client_key, cooldown_seconds
 from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import HttpReply
+from llmroute.proxy.request import ClientRequest
 from llmroute.proxy.targets import Target, TargetError
 from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
-from llmroute.server.app import gateway_of, read_json, trace_id_for
-from llmroute.server.errors import ApiError
-from llmroute.server.gateway import Gateway
-from llmroute.server.hot_routes import HotEndpoint
 from llmroute.wire import error_message_from
 
 JSON = "application/json"
@@ -53,27 +50,28 @@ def check_input(body: dict[str, Any]) -> None:
             for v in value
         )
     if not ok:
-        raise ApiError(
+        raise GatewayError(
             400,
             "'input' must be a non-empty string, an array of strings, or an array of token arrays",
             "invalid_request",
         )
     if "model" in body and not isinstance(body["model"], str):
-        raise ApiError(400, "'model' must be a string", "invalid_request")
+        raise GatewayError(400, "'model' must be a string", "invalid_request")
 
 
-def decide(gateway: Gateway, body: dict[str, Any]) -> Decision:
-    config = gateway.config
+def decide(config: LoadedConfig, body: dict[str, Any]) -> Decision:
     requested = body.get("model")
     if requested:
         if requested in config.aliases:
             return Decision([config.aliases[requested]], None, "alias", None)
         model = config.resolve_model(requested)
         if model is None:
-            raise ApiError(400, f"Model '{requested}' not found in configured providers", "model_not_found")
+            raise GatewayError(
+                400, f"Model '{requested}' not found in configured providers", "model_not_found"
+            )
         return Decision([model], None, "model", model)
     if config.default_model is None:
-        raise ApiError(400, "No model was given and no default model is configured", "model_not_found")
+        raise GatewayError(400, "No model was given and no default model is configured", "model_not_found")
     return Decision([config.default_model], None, "default", config.default_model)
 
 
@@ -87,33 +85,32 @@ def embeddings_url(target: Target) -> str | None:
     return target.url[:at] + "/embeddings" + target.url[at + len(CHAT_SUFFIX) :]
 
 
-async def forward(
-    proxy: Proxy, decision: Decision, body: dict[str, Any], client_headers: Headers, trace_id: str
-) -> Response:
+async def forward(proxy: Proxy, request: ClientRequest) -> Response:
+    decision, body, record = request.decision, request.body, request.record
     base_headers = {"x-llmroute-route": "none"}
-    key = client_key(client_headers) if proxy.targets.passthrough else None
+    key = client_key(request.headers) if proxy.targets.passthrough else None
     attempts: list[Attempt] = []
     for index, model in enumerate(decision.models):
         label = proxy.config.model_label(model)  # bounded: a wildcard's models count as `provider/*`
         cooling = await proxy.cooldowns.remaining(model)
         if cooling > 0:
             attempts.append(
-                Attempt(model, "cooling", f"cooling down after a 429 ({cooling:.0f}s left)", cooling)
+                Attempt(model, Failure.COOLING, f"cooling down after a 429 ({cooling:.0f}s left)", cooling)
             )
             continue
         try:
             target = proxy.targets.get(model)
         except TargetError as exc:
-            attempts.append(Attempt(model, "config", str(exc)))
+            attempts.append(Attempt(model, Failure.CONFIG, str(exc)))
             continue
         url = embeddings_url(target)
         if url is None:
             if not attempts and index + 1 == len(decision.models):
-                raise ApiError(400, f"Model '{model}' is served by a provider without an embeddings API")
-            attempts.append(Attempt(model, "untranslatable", "the provider has no embeddings API"))
+                raise GatewayError(400, f"Model '{model}' is served by a provider without an embeddings API")
+            attempts.append(Attempt(model, Failure.UNTRANSLATABLE, "the provider has no embeddings API"))
             continue
         secrets = proxy.targets.secrets + ((key,) if key and target.passthrough_auth else ())
-        tried = start_attempt(model, trace_id)
+        tried = start_attempt(model, record.trace_id)
         headers = dict(target.headers)
         if target.passthrough_auth:
             headers.update(target.auth_headers(key))
@@ -133,17 +130,18 @@ async def forward(
                     seconds = cooldown_seconds(reply.headers)
                     await proxy.cooldowns.cool(model, seconds)
                     metrics.COOLDOWNS.labels(model=label).inc()
-                    attempt = Attempt(model, "status_429", f"HTTP 429 rate limited: {message}", seconds)
+                    attempt = Attempt(model, Failure.STATUS_429, f"HTTP 429 rate limited: {message}", seconds)
                 else:
-                    attempt = Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
+                    attempt = Attempt(model, Failure.STATUS_5XX, f"HTTP {reply.status}: {message}")
             else:
-                tried.finish(None if reply.status < 400 else "status_4xx", reply.status)
+                tried.finish(None if reply.status < 400 else Failure.STATUS_4XX, reply.status)
+                record.served_model = model
                 if reply.status < 300:
-                    usage = usage_from_bytes("openai_chat", data)
+                    usage = record.usage = usage_from_bytes("openai_chat", data)
                     if usage is not None and usage.input_tokens:
                         model_metrics(label).input_tokens.inc(usage.input_tokens)
                 else:
-                    metrics.UPSTREAM_ERRORS.labels(model=label, error="status_4xx").inc()
+                    metrics.UPSTREAM_ERRORS.labels(model=label, error=Failure.STATUS_4XX).inc()
                 media = reply.headers.get("content-type") or JSON
                 out_headers = {**base_headers, "x-llmroute-model": header_value(model)}
                 return Response(
@@ -163,24 +161,3 @@ async def forward(
 
 def _payload(body: dict[str, Any], target: Target) -> bytes:
     return orjson.dumps({**body, "model": target.model_id})
-
-
-def embeddings_endpoint() -> HotEndpoint:
-    async def endpoint(scope: Scope, receive: Receive) -> Response:
-        gateway = gateway_of(scope)
-        headers = Headers(scope=scope)
-        body = await read_json(headers, receive, gateway.max_body_bytes)
-        check_input(body)
-        decision = decide(gateway, body)
-        governance = gateway.governance
-        ticket = None
-        try:
-            if governance is not None:
-                decision, ticket = await governance.admit(scope, "openai_chat", body, decision)
-            response = await forward(gateway.proxy, decision, body, headers, trace_id_for(headers))
-            return response if ticket is None else ticket.bind(response)
-        finally:
-            if ticket is not None:
-                ticket.abandon()
-
-    return endpoint

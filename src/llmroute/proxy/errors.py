@@ -1,6 +1,6 @@
 """Errors the proxy produces: every candidate failed, a stream broke, a key must not leak.
 
-`Attempt` records why one candidate was given up on; `all_failed` turns the list into a
+`Attempt` records why one candidate was given up on (a `Failure`); `all_failed` turns the list into a
 502/503/504 in the client's format that names every model tried and why. `stream_error_event`
 ends a same-format (piped) stream that broke mid-way with the format's own error event.
 `redact` scrubs provider keys from anything we echo back or log.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from starlette.responses import Response
 
+from llmroute.errors import Failure, GatewayError, failure_status
+from llmroute.server.errors import error_response
 from llmroute.wire import DONE, ClientFormat, encode_event, error_body
 
 REDACTED = "[REDACTED]"
@@ -23,8 +23,7 @@ REDACTED = "[REDACTED]"
 @dataclass(frozen=True, slots=True)
 class Attempt:
     model: str
-    # status_429 | status_5xx | timeout | connect | stream_reset | cooling (the UPSTREAM_ERRORS labels)
-    kind: str
+    kind: Failure  # also the llmroute_upstream_errors_total label
     reason: str
     retry_after: float | None = None
 
@@ -65,29 +64,19 @@ def scrub(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
 _REDACTED_BYTES = REDACTED.encode()
 
 
-def failure_status(attempts: list[Attempt]) -> int:
-    """504 when every candidate timed out, 503 when all were rate limited, else 502."""
-    kinds = {a.kind for a in attempts}
-    if kinds == {"timeout"}:
-        return 504
-    if kinds <= {"status_429", "cooling"}:
-        return 503
-    return 502
-
-
 _CODES = {502: "upstream_error", 503: "upstream_unavailable", 504: "upstream_timeout"}
 
 
 def all_failed(fmt: ClientFormat, attempts: list[Attempt], headers: dict[str, str]) -> Response:
-    status = failure_status(attempts)
+    """The 502/503/504 that names every candidate tried and why (`error.attempts`)."""
+    status = failure_status(a.kind for a in attempts)
     tried = "; ".join(f"{a.model}: {a.reason}" for a in attempts)
-    message = f"All {len(attempts)} candidate model(s) failed: {tried}"
-    body: dict[str, Any] = error_body(fmt, status, message, _CODES[status])
-    body["error"]["attempts"] = [{"model": a.model, "error": a.kind, "reason": a.reason} for a in attempts]
+    error = GatewayError(status, f"All {len(attempts)} candidate model(s) failed: {tried}", _CODES[status])
     waits = [a.retry_after for a in attempts if a.retry_after is not None]
     if status == 503 and waits:
-        headers = {**headers, "Retry-After": str(max(1, math.ceil(min(waits))))}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+        error.headers["Retry-After"] = str(max(1, math.ceil(min(waits))))
+    details = {"attempts": [{"model": a.model, "error": a.kind, "reason": a.reason} for a in attempts]}
+    return error_response(fmt, error, headers, details)
 
 
 def stream_error_event(fmt: ClientFormat, message: str, sequence_number: int = 0) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,19 +22,20 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from llmroute.config.resolved import LoadedConfig
+from llmroute.errors import Failure, UpstreamError
 from llmroute.observability import metrics
-from llmroute.observability.record import start_attempt
-from llmroute.providers.client import UpstreamClient, UpstreamError
+from llmroute.observability.record import RequestRecord, start_attempt
+from llmroute.providers.client import UpstreamClient
 from llmroute.proxy.cooldown import CooldownStore, MemoryCooldowns, retry_after_seconds
 from llmroute.proxy.deployments import Balancer, DeploymentState
 from llmroute.proxy.errors import Attempt, all_failed, redact, redact_bytes, scanned_secrets, scrub
 from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import EchoReply, HttpReply, Reply
+from llmroute.proxy.request import ClientRequest
 from llmroute.proxy.streams import opening_error, pipe_same_format, pipe_translated
 from llmroute.proxy.targets import Target, TargetError, Targets
 from llmroute.proxy.usage import usage_from_bytes
-from llmroute.routing.decision import Decision
 from llmroute.wire import (
     ClientFormat,
     Usage,
@@ -56,15 +58,6 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # beta the gateway does not know must reach the provider (SPEC §11). Auth headers never pass.
 ANTHROPIC_CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
 OPENAI_CLIENT_HEADERS = ("openai-beta",)
-
-
-class ClientRequestError(Exception):
-    """The client's request cannot be forwarded as sent (a 400 in the client's format)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def client_key(headers: Mapping[str, str]) -> str | None:
@@ -106,10 +99,7 @@ class Proxy:
     def payload(
         self, fmt: ClientFormat, upstream: UpstreamFormat | ClientFormat, target: Target, body: dict[str, Any]
     ) -> dict[str, Any]:
-        try:
-            out = translate_request(fmt, upstream, body, max_tokens_field=target.spec.max_tokens_field)
-        except WireError as exc:
-            raise ClientRequestError(exc.message, exc.status) from None
+        out = translate_request(fmt, upstream, body, max_tokens_field=target.spec.max_tokens_field)
         if out is body:
             out = dict(body)  # the client's body stays as sent: later candidates may need it
         else:
@@ -145,24 +135,16 @@ class Proxy:
 
     # --- the failover loop -----------------------------------------------------------------------
 
-    async def forward(
-        self,
-        fmt: ClientFormat,
-        body: dict[str, Any],
-        decision: Decision,
-        client_headers: Mapping[str, str],
-        trace_id: str,
-        endpoint: str,
-        started: float,
-    ) -> Response:
+    async def forward(self, request: ClientRequest) -> Response:
         """Answer one client request from the first candidate that works."""
-        # (The response's `traceparent` is the request span's: the observability middleware sets it.)
+        # (The response's `traceparent` is the request span's: the dispatcher sets it.)
+        fmt, body, decision, record = request.fmt, request.body, request.decision, request.record
         # No route header when no route matched: "none" would read as a route of that name.
         base_headers = {"x-llmroute-route": header_value(decision.route)} if decision.route else {}
         base_headers["x-llmroute-pinned"] = "true" if decision.pinned else "false"
-        stream = body.get("stream") is True
+        stream = request.stream
         # The client's own key matters only to passthrough_auth models (header look-ups are not free).
-        key = client_key(client_headers) if self.targets.passthrough else None
+        key = client_key(request.headers) if self.targets.passthrough else None
         attempts: list[Attempt] = []
         upstream_seconds = 0.0
         candidates = decision.models
@@ -179,7 +161,7 @@ class Proxy:
                     if deployment is not None
                     else f"cooling down after a 429 ({cooling:.0f}s left)"
                 )
-                attempts.append(Attempt(model, "cooling", reason, cooling))
+                attempts.append(Attempt(model, Failure.COOLING, reason, cooling))
                 continue
             if deployment is not None:
                 target = deployment.target
@@ -187,22 +169,22 @@ class Proxy:
                 try:
                     target = self.targets.get(model)
                 except TargetError as exc:  # config validation should make this impossible; never a 500
-                    attempts.append(Attempt(model, "config", str(exc)))
+                    attempts.append(Attempt(model, Failure.CONFIG, str(exc)))
                     continue
             secrets = self.targets.secrets + ((key,) if key and target.passthrough_auth else ())
             upstream, url = upstream_route(fmt, target)
             try:
                 payload = self.payload(fmt, upstream, target, body)
-            except ClientRequestError as exc:
+            except WireError as exc:
                 if not attempts:
                     raise  # the request cannot go to the model chosen for it: the client's 400
                 # A fallback candidate that cannot take this request (e.g. a Responses request with
                 # previous_response_id on a provider without the Responses API): skip it.
-                attempts.append(Attempt(model, "untranslatable", exc.message))
+                attempts.append(Attempt(model, Failure.UNTRANSLATABLE, exc.message))
                 continue
             # Observability: the attempt's own traceparent (its span id), its timing and outcome.
-            tried = start_attempt(model, trace_id)
-            headers = self.headers(target, upstream, client_headers, tried.traceparent, key)
+            tried = start_attempt(model, record.trace_id)
+            headers = self.headers(target, upstream, request.headers, tried.traceparent, key)
             sent = time.perf_counter()
             reply: Reply | None = None
             outcome: str | None = "cancelled"  # the deployment's outcome when the loop is left here
@@ -215,31 +197,34 @@ class Proxy:
                     outcome = None  # counted below, with the failure
                 elif reply.status < 200 or 300 <= reply.status < 400:
                     reply.close()  # redirects are not followed: a provider moved is a broken provider
-                    raise UpstreamError("bad_response", f"unexpected HTTP {reply.status} from the provider")
+                    raise UpstreamError(
+                        Failure.BAD_RESPONSE, f"unexpected HTTP {reply.status} from the provider"
+                    )
                 elif reply.status >= 400:
                     outcome = "status_4xx"
-                    tried.finish("status_4xx", reply.status)
-                    return await self._client_error(fmt, upstream, target, reply, secrets, base_headers)
+                    tried.finish(Failure.STATUS_4XX, reply.status)
+                    return await self._client_error(request, upstream, target, reply, secrets, base_headers)
                 elif stream:
                     chunks = reply.chunks()
                     first = await anext(chunks, None)
                     if first is None:
                         raise UpstreamError(
-                            "stream_reset", "the upstream ended the stream without sending anything"
+                            Failure.STREAM_RESET, "the upstream ended the stream without sending anything"
                         )
                     opening = opening_error(first)
                     if opening is not None:
                         # Nothing has reached the client yet, so an error that opens the stream
                         # (Anthropic's overloaded_error arrives this way, after a 200) still fails over.
-                        raise UpstreamError("stream_error", f"the stream opened with an error: {opening}")
+                        raise UpstreamError(
+                            Failure.STREAM_ERROR, f"the stream opened with an error: {opening}"
+                        )
                     waited = time.perf_counter() - sent
                     model_metrics(label).ttft.observe(waited)
                     outcome = "ok"
                     tried.finish(None, reply.status, stream=True)
-                    # (llmroute_gateway_overhead_seconds is observed by the observability middleware)
-                    return self._stream(
-                        fmt, upstream, target, reply, first, chunks, body, base_headers, secrets, sent
-                    )
+                    # (llmroute_gateway_overhead_seconds is observed when the request is closed)
+                    upstream_stream = UpstreamStream(upstream, target, reply, first, chunks, secrets, sent)
+                    return self._stream(request, upstream_stream, base_headers)
                 else:
                     data = await reply.read()
                     waited = time.perf_counter() - sent
@@ -247,7 +232,7 @@ class Proxy:
                     tried.finish(None, reply.status)
                     outcome = "ok"
                     return self._complete(
-                        fmt, upstream, target, reply.status, data, body, base_headers, secrets
+                        request, upstream, target, reply.status, data, base_headers, secrets
                     )
             except UpstreamError as exc:
                 if reply is not None:
@@ -265,7 +250,7 @@ class Proxy:
             upstream_seconds += time.perf_counter() - sent
             if deployment is not None:
                 self.balancer.count(deployment, attempt.kind)
-                if attempt.kind != "status_429":  # a 429 already rests for its Retry-After
+                if attempt.kind is not Failure.STATUS_429:  # a 429 already rests for its Retry-After
                     await self.cooldowns.cool(rest_key, self.balancer.policy.failure_cooldown)
                     metrics.COOLDOWNS.labels(model=model).inc()
                 attempt = Attempt(
@@ -298,7 +283,7 @@ class Proxy:
             plan = balancer.plan(model)
             for state in plan.over_budget:
                 reason = f"deployment {state.target.deployment} used its requests_per_minute"
-                attempts.append(Attempt(model, "cooling", reason, 60.0))
+                attempts.append(Attempt(model, Failure.COOLING, reason, 60.0))
             slots.extend((model, state) for state in plan.states)
         return slots
 
@@ -320,12 +305,12 @@ class Proxy:
             await self.cooldowns.cool(rest_key or model, seconds)
             metrics.COOLDOWNS.labels(model=self.config.model_label(model)).inc()
             reason = f"HTTP 429 rate limited, cooling down {seconds:g}s: {message}"
-            return Attempt(model, "status_429", reason, seconds)
-        return Attempt(model, "status_5xx", f"HTTP {reply.status}: {message}")
+            return Attempt(model, Failure.STATUS_429, reason, seconds)
+        return Attempt(model, Failure.STATUS_5XX, f"HTTP {reply.status}: {message}")
 
     async def _client_error(
         self,
-        fmt: ClientFormat,
+        request: ClientRequest,
         upstream: str,
         target: Target,
         reply: Reply,
@@ -339,8 +324,11 @@ class Proxy:
             data = b""
         finally:
             reply.close()
-        metrics.UPSTREAM_ERRORS.labels(model=self.config.model_label(target.model), error="status_4xx").inc()
+        label = self.config.model_label(target.model)
+        metrics.UPSTREAM_ERRORS.labels(model=label, error=Failure.STATUS_4XX).inc()
         data = redact_bytes(data, secrets)
+        fmt = request.fmt
+        request.record.served_model = target.model
         headers = {**headers, "x-llmroute-model": header_value(target.model)}
         if upstream == fmt:
             media = reply.headers.get("content-type") or JSON
@@ -350,77 +338,88 @@ class Proxy:
 
     def _complete(
         self,
-        fmt: ClientFormat,
+        request: ClientRequest,
         upstream: UpstreamFormat | ClientFormat,
         target: Target,
         status: int,
         data: bytes,
-        body: dict[str, Any],
         headers: dict[str, str],
         secrets: tuple[str, ...],
     ) -> Response:
+        fmt = request.fmt
         headers = {**headers, "x-llmroute-model": header_value(target.model)}
         # SPEC §7: never a provider key in a response, even from an upstream that echoes its request.
         scanned = scanned_secrets(secrets)
+        label = self.config.model_label(target.model)
         if upstream == fmt:
             # Same API: the provider's bytes go back untouched; usage is read without parsing it all.
-            self._count_tokens(self.config.model_label(target.model), usage_from_bytes(fmt, data))
+            self._note_answer(request.record, target.model, label, usage_from_bytes(fmt, data))
             return Response(scrub(data, scanned), status_code=status, media_type=JSON, headers=headers)
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise UpstreamError(
-                "bad_response", "the upstream answered 2xx with a body that is not JSON"
+                Failure.BAD_RESPONSE, "the upstream answered 2xx with a body that is not JSON"
             ) from None
         if not isinstance(parsed, dict):
             raise UpstreamError(
-                "bad_response", "the upstream answered 2xx with a body that is not a JSON object"
+                Failure.BAD_RESPONSE, "the upstream answered 2xx with a body that is not a JSON object"
             )
-        self._count_tokens(self.config.model_label(target.model), usage_from_response(upstream, parsed))
-        name = parsed.get("model") if isinstance(parsed.get("model"), str) else target.model_id
-        out = translate_response(fmt, upstream, parsed, name, request=body)
+        self._note_answer(request.record, target.model, label, usage_from_response(upstream, parsed))
+        answered_by = parsed.get("model")
+        name = answered_by if isinstance(answered_by, str) else target.model_id
+        out = translate_response(fmt, upstream, parsed, name, request=request.body)
         return Response(
             scrub(orjson.dumps(out), scanned), status_code=status, media_type=JSON, headers=headers
         )
 
     def _stream(
-        self,
-        fmt: ClientFormat,
-        upstream: UpstreamFormat | ClientFormat,
-        target: Target,
-        reply: Reply,
-        first: bytes,
-        chunks: AsyncIterator[bytes],
-        body: dict[str, Any],
-        headers: dict[str, str],
-        secrets: tuple[str, ...],
-        sent: float,
+        self, request: ClientRequest, answer: UpstreamStream, headers: dict[str, str]
     ) -> UpstreamStreamResponse:
+        fmt, target, record = request.fmt, answer.target, request.record
         model = target.model
         label = self.config.model_label(model)
+        record.served_model = model
 
         def on_end(usage: Usage | None, error: str | None) -> None:
-            model_metrics(label).latency.observe(time.perf_counter() - sent)
+            model_metrics(label).latency.observe(time.perf_counter() - answer.sent)
             if error is not None:
-                metrics.UPSTREAM_ERRORS.labels(model=label, error="stream_reset").inc()
+                metrics.UPSTREAM_ERRORS.labels(model=label, error=Failure.STREAM_RESET).inc()
                 log.warning("upstream %s stream ended with an error: %s", model, error)
-            self._count_tokens(label, usage)
+            self._note_answer(record, model, label, usage)
 
-        translator = translator_for(fmt, upstream, target.model_id, request=body)
+        reply, first, chunks, secrets = answer.reply, answer.first, answer.chunks, answer.secrets
+        translator = translator_for(fmt, answer.upstream, target.model_id, request=request.body)
         if translator is None:
             content = pipe_same_format(fmt, reply, first, chunks, secrets, on_end)
         else:
-            content = pipe_translated(translator, upstream, reply, first, chunks, secrets, on_end)
+            content = pipe_translated(translator, answer.upstream, reply, first, chunks, secrets, on_end)
         headers = {**headers, **SSE_HEADERS, "x-llmroute-model": header_value(model)}
         return UpstreamStreamResponse(reply, content, media_type="text/event-stream", headers=headers)
 
     @staticmethod
-    def _count_tokens(model: str, usage: Usage | None) -> None:
+    def _note_answer(record: RequestRecord, model: str, label: str, usage: Usage | None) -> None:
+        """The answer's model and usage: on the request record (once), and in the token metrics."""
+        record.served_model = model
+        record.usage = usage
         if usage is not None:
             if usage.input_tokens:
-                model_metrics(model).input_tokens.inc(usage.input_tokens)
+                model_metrics(label).input_tokens.inc(usage.input_tokens)
             if usage.output_tokens:
-                model_metrics(model).output_tokens.inc(usage.output_tokens)
+                model_metrics(label).output_tokens.inc(usage.output_tokens)
+
+
+@dataclass(slots=True)
+class UpstreamStream:
+    """A stream that opened well: what the client's stream is made from."""
+
+    upstream: UpstreamFormat | ClientFormat
+    target: Target
+    reply: Reply
+    first: bytes  # the first chunk, already read (failover is possible until it is sent)
+    chunks: AsyncIterator[bytes]  # the rest
+    secrets: tuple[str, ...]
+    sent: float  # when the upstream request was sent (perf_counter)
 
 
 class UpstreamStreamResponse(StreamingResponse):

@@ -9,7 +9,7 @@ with `urllib.parse.unquote` or `decodeURIComponent`.
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 # Printable ASCII except `%` (the escape character itself, so that decoding is unambiguous).
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
@@ -20,10 +20,3 @@ def header_value(text: str) -> str:
     if text.isascii() and text.isprintable() and "%" not in text:
         return text  # the common case costs one scan, no allocation
     return quote(text, safe=_SAFE)
-
-
-def header_text(value: str | None) -> str | None:
-    """The name a `header_value` stands for (None stays None)."""
-    if value is None or "%" not in value:
-        return value
-    return unquote(value)

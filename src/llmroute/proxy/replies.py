@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from llmroute.providers.client import read_body, upstream_error
+from llmroute.providers.client import read_body
 from llmroute.providers.echo import echo_completion, echo_stream
-from llmroute.providers.http1 import Http1Error, Http1Response
+from llmroute.providers.http1 import Http1Response
 
 
 class Reply(Protocol):
@@ -45,10 +45,7 @@ class HttpReply:
         """Bytes as they arrive (no re-chunking: whatever the socket gave us)."""
         response = self._response
         while True:
-            try:
-                chunk = await response.read_chunk()
-            except Http1Error as exc:
-                raise upstream_error(exc) from None
+            chunk = await response.read_chunk()  # UpstreamError when the connection breaks
             if not chunk:
                 return
             yield chunk

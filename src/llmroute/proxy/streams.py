@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from llmroute.providers.client import UpstreamError
+from llmroute.errors import UpstreamError
 from llmroute.proxy.errors import redact, scanned_secrets, scrub, stream_error_event
 from llmroute.proxy.replies import Reply
 from llmroute.wire import ClientFormat, SSEDecoder, SSEEvent, StreamTranslator, Usage, error_message_from

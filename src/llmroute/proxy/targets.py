@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from llmroute.config.models import ModelProvider
 from llmroute.config.resolved import LoadedConfig
+from llmroute.errors import GatewayError
 from llmroute.providers.registry import AZURE_API_VERSION, Interface, ProviderSpec, spec_for
 
 
@@ -48,8 +49,11 @@ def auth_headers(spec: ProviderSpec, key: str | None) -> dict[str, str]:
     return {"api-key": key}
 
 
-class TargetError(Exception):
-    """A model whose provider cannot be called (should have been caught by config validation)."""
+class TargetError(GatewayError):
+    """A model whose provider cannot be called (should have been caught by config validation): a 502."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(502, message)
 
 
 def join_url(spec_base: str, override: str | None, path: str) -> str:

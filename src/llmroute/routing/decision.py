@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from llmroute.config.models import InlinePreference, RoutingPreference
 from llmroute.config.resolved import LoadedConfig
+from llmroute.errors import GatewayError
 from llmroute.observability import metrics
 from llmroute.observability.hot_metrics import HotCounter
 from llmroute.observability.record import note_decision, note_prompt
@@ -43,14 +44,11 @@ SESSION_HEADERS = ("x-model-affinity", "x-session-id")
 MAX_SESSION_ID_LENGTH = 256
 
 
-class DecisionError(Exception):
+class DecisionError(GatewayError):
     """The request cannot be routed as sent (bad inline preferences, unknown model): a 4xx."""
 
     def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
+        super().__init__(status, message, code)
 
 
 @dataclass(slots=True)

@@ -1,37 +1,37 @@
-"""Errors the gateway raises itself, rendered in the calling client's API format (SPEC §7)."""
+"""Errors rendered in the calling client's API format (SPEC §7): the one place a `GatewayError`
+becomes a response body (the dispatcher's answers, the proxy's all-failed answer, and the
+protocol's 408/431 all come through here)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from starlette.responses import Response
 
+from llmroute.errors import GatewayError
 from llmroute.wire import ClientFormat, error_body
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers or {}
+def error_json(fmt: ClientFormat, error: GatewayError, details: dict[str, Any] | None = None) -> bytes:
+    """`error` as `fmt`'s JSON error body; `details` join its error object."""
+    body = error_body(fmt, error.status, error.message, error.code)
+    if details:
+        body["error"].update(details)
+    return orjson.dumps(body)
 
 
 def error_response(
     fmt: ClientFormat,
-    status: int,
-    message: str,
-    code: str | None = None,
+    error: GatewayError,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
-    return Response(
-        orjson.dumps(error_body(fmt, status, message, code)),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    """`error` as a response in `fmt`; `headers` join the error's own."""
+    if error.headers:
+        headers = {**headers, **error.headers} if headers else error.headers
+    body = error_json(fmt, error, details)
+    return Response(body, status_code=error.status, media_type="application/json", headers=headers)
 
 
 def format_for_path(path: str) -> ClientFormat:

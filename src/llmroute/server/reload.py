@@ -6,11 +6,11 @@ one, never a mix. A config that does not load (syntax, validation, a missing var
 gateway that fails to start is refused: the error is logged line by line, counted in
 `llmroute_config_reloads_total{result="error"}`, and the old gateway keeps serving.
 
-Each request is pinned to the gateway it started on (`GatewayMiddleware`): it finishes on
+Each request is pinned to the gateway it started on (the dispatcher, server/app.py): it finishes on
 that config, streams included, and the old gateway is stopped only once its last request is
 done (or after the listener's timeout). In-process state that should outlive a reload moves to
 the new gateway: in-memory session pins, cooldowns and rate-limit budgets, and the tracer the
-observability middleware holds.
+dispatcher's observability holds.
 
 Listener address/port and workers cannot change without a restart. With `--workers N`, send
 SIGHUP to each worker process (uvicorn's supervisor answers SIGHUP by restarting its workers).
@@ -24,23 +24,16 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import Any
 
 from llmroute.config import ConfigError, load_config
 from llmroute.config.resolved import LoadedConfig
-from llmroute.governance.auth import check_key
 from llmroute.observability import metrics
-
-if TYPE_CHECKING:  # imported lazily: the gateway imports governance, which this module uses
-    from llmroute.server.gateway import Gateway
+from llmroute.server.gateway import Gateway
+from llmroute.server.protocol import configure_protocol
 
 log = logging.getLogger("llmroute.reload")
 
-# Where the pin middleware leaves the request's gateway (Starlette's `request.state`).
-PINNED = "llmroute_gateway"
 # How long a retired gateway may keep finishing its requests, at most.
 MAX_DRAIN_SECONDS = 300.0
 # How often a watched config file is checked for changes.
@@ -49,14 +42,13 @@ WATCH_INTERVAL_SECONDS = 2.0
 WATCH_ENV = "LLMROUTE_WATCH_CONFIG"
 
 
-def current_gateway(scope: Scope) -> Gateway:
-    """The gateway this request is pinned to (the app's current one when not pinned)."""
-    state = scope.get("state")
-    if state:
-        pinned = state.get(PINNED)
-        if pinned is not None:
-            return pinned
-    return scope["app"].state.gateway
+class AppState:
+    """`gateway`: the gateway serving new requests (a reload replaces it; requests keep theirs)."""
+
+    __slots__ = ("gateway",)
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
 
 
 class InFlight:
@@ -94,48 +86,15 @@ class InFlight:
         return True
 
 
-class GatewayMiddleware:
-    """Pins each HTTP request to the gateway current when it arrived, for its whole life, and checks
-    that gateway's API keys when it has any (governance/auth.py)."""
-
-    def __init__(self, app: ASGIApp, in_flight: InFlight) -> None:
-        self.app = app
-        self.in_flight = in_flight
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        gateway, refusal = pin_and_check_key(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        self.in_flight.enter(gateway)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight.leave(gateway)
-
-
-def pin_and_check_key(scope: Scope) -> tuple[Gateway, Response | None]:
-    """Pin the request to the current gateway; the 401 to answer with when its API key is refused."""
-    gateway = scope["app"].state.gateway
-    scope.setdefault("state", {})[PINNED] = gateway
-    governance = gateway.governance
-    if governance is not None and governance.keys is not None:
-        return gateway, check_key(governance.keys, scope)
-    return gateway, None
-
-
 class Reloader:
     def __init__(
         self,
-        app: Any,
+        state: AppState,
         config_path: str | None,
         in_flight: InFlight,
         load: Callable[[str], LoadedConfig] = load_config,
     ) -> None:
-        self.app = app
+        self.state = state
         self.config_path = config_path
         self.in_flight = in_flight
         self._load = load
@@ -215,7 +174,7 @@ class Reloader:
         if self.config_path is None:
             return False
         async with self._lock:
-            old: Gateway = self.app.state.gateway
+            old: Gateway = self.state.gateway
             try:
                 config = await asyncio.to_thread(self._load, self.config_path)
             except ConfigError as exc:
@@ -223,8 +182,6 @@ class Reloader:
             except Exception as exc:  # never let a reload take the gateway down
                 return self._refuse(f"the new config could not be loaded ({type(exc).__name__}: {exc})")
             restart_only = _restart_only_changes(old.config, config)
-            from llmroute.server.gateway import Gateway
-
             try:
                 # Building a router may load a model: off the event loop.
                 new = await asyncio.to_thread(Gateway, config)
@@ -233,10 +190,8 @@ class Reloader:
             except Exception as exc:
                 log.exception("reload: the new gateway failed to start")
                 return self._refuse(f"the new gateway failed to start ({type(exc).__name__}: {exc})")
-            from llmroute.governance.limits import configure_protocol
-
             configure_protocol(config.raw.limits)
-            self.app.state.gateway = new
+            self.state.gateway = new
             metrics.CONFIG_RELOADS.labels(result="ok").inc()
             for warning in restart_only:
                 log.warning("reload: %s", warning)

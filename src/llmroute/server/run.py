@@ -8,12 +8,13 @@ import shutil
 import socket
 import sys
 import tempfile
+from typing import Any
 
 import uvicorn
 
 from llmroute.config import load_config
-from llmroute.governance.limits import GuardedHttpToolsProtocol
 from llmroute.observability.logs import configure_logging
+from llmroute.server.protocol import GuardedHttpToolsProtocol
 
 log = logging.getLogger("llmroute.server")
 
@@ -79,11 +80,11 @@ def serve(
         """-d '{"messages": [{"role": "user", "content": "Write a Python function that implements binary search"}]}'""",
         flush=True,
     )
-    common = {
+    common: dict[str, Any] = {
         "host": host,
         "port": port,
         "loop": _event_loop(),
-        # httptools with header/body deadlines and a header size cap (governance/limits.py).
+        # httptools with header/body deadlines and a header size cap (server/protocol.py).
         "http": GuardedHttpToolsProtocol,
         "log_level": log_level.lower(),
         "access_log": False,  # we log one structured line per request ourselves

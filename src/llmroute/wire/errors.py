@@ -2,7 +2,7 @@
 
 `WireError` is what the parsing and translation code raises for a malformed request: a one-line
 message naming the offending field plus the HTTP status (400 unless said otherwise). The server
-turns it into `error_body(fmt, err.status, err.message)`.
+renders it, as every `GatewayError`, in the client's format (server/errors.py).
 
 Error bodies follow the providers' documented shapes so the official SDKs raise their usual
 exception classes with our message:
@@ -20,18 +20,18 @@ from typing import Any, Literal
 
 import orjson
 
+from llmroute.errors import GatewayError
+
 ClientFormat = Literal["openai_chat", "anthropic", "responses"]
 
 CLIENT_FORMATS: tuple[ClientFormat, ...] = ("openai_chat", "anthropic", "responses")
 
 
-class WireError(Exception):
+class WireError(GatewayError):
     """A request the gateway cannot accept. `message` is one line naming the field; `status` the HTTP code."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 # Anthropic's documented error types (https://docs.anthropic.com/en/api/errors).

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from llmroute.providers.client import UpstreamClient, UpstreamError, read_body
+from llmroute.errors import UpstreamError
+from llmroute.providers.client import UpstreamClient, read_body
 from llmroute.proxy.targets import Target, Targets
 
 # Room for the requests asked for, a few of them with pasted content; capped where common models cap
