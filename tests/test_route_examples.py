@@ -106,7 +106,7 @@ def test_config_routes_get_examples_in_the_background(interface: str) -> None:
     ):
         assert wait_for(lambda: examples_status(gw) == "ready"), examples_status(gw)
         assert decide(gw, PASTA)["route"] == "alpha"
-        assert decide(gw, "the brakes squeal every morning, is that dangerous?")["route"] == "beta"
+        assert decide(gw, "my brakes squeal every morning, do the pads need changing?")["route"] == "beta"
         # One call per route, each showing the whole route set, sent with the configured key.
         assert sorted(generator.routes_asked()) == ["alpha", "beta"]  # type: ignore[type-var]
         for call in generator.calls:

@@ -1,12 +1,12 @@
 """Routing-quality floors, so accuracy cannot silently drop (numbers and protocol: docs/routing.md).
 
-Measured at this commit (defaults):
-- dev cases, descriptions only 80.0% (leave-one-suite-out 80.6%); with the blind-generated examples of
-  evals/generated/ 91.9% (leave-one-suite-out 91.9%);
-- evals/train (held out: no constant was chosen on it), descriptions only 75.2%;
-- CLINC150 val, descriptions only 65.9% (out-of-scope 52%); with blind-generated examples 67.3% (85%).
-The floors sit a few points below. They need the shared folder (../shared or LLMROUTE_SHARED): in CI
-its absence fails them (conftest.shared_dir); elsewhere they skip and say why.
+Measured at this commit (defaults; "generated" = 24 examples per route written blind, evals/generated/):
+- dev cases, descriptions only 80.6% (leave-one-suite-out 80.0%); generated 90.6% (leave-one-suite-out 90.6%);
+- evals/train (no constant was chosen on it), descriptions only 75.7%;
+- CLINC150 val, descriptions only 67.0% (out-of-scope 50%); generated 81.0% (out-of-scope 76%);
+- HWU64 (evals/hwu64), descriptions only 73.8% (out-of-scope 37%); generated 82.4% (out-of-scope 68%).
+The floors sit a few points below. The dev and CLINC150 ones need the shared folder (../shared or
+LLMROUTE_SHARED): in CI its absence fails them (conftest.shared_dir); elsewhere they skip and say why.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_dev_cases_descriptions_only(router: EmbeddedRouter, shared_dir: Path) -
 def test_dev_cases_with_blind_generated_examples(router: EmbeddedRouter, shared_dir: Path) -> None:
     report = dev_report(router, shared_dir, REPO / "evals" / "generated" / "dev-suites.json")
     assert report.accuracy >= 0.88
-    assert scenario_floor(report) >= 0.7
+    assert scenario_floor(report) >= 0.75
 
 
 def test_held_out_train_suites(router: EmbeddedRouter) -> None:
@@ -67,17 +67,32 @@ def test_held_out_train_suites(router: EmbeddedRouter) -> None:
 
 @pytest.mark.parametrize(
     ("routes", "floor", "oos_floor"),
-    [("clinc150-descriptions.json", 0.61, 0.4), ("generated/clinc150-routes.json", 0.62, 0.7)],
+    [("clinc150-descriptions.json", 0.62, 0.36), ("generated/clinc150-routes.json", 0.77, 0.56)],
 )
 def test_clinc150_val(
     router: EmbeddedRouter, shared_dir: Path, tmp_path: Path, routes: str, floor: float, oos_floor: float
 ) -> None:
     lines = (shared_dir / "dev-evals" / "clinc150-val.jsonl").read_text("utf-8").splitlines()
-    # Every 4th utterance keeps the test quick; in- and out-of-scope stay in proportion.
+    # Every 4th utterance keeps the test quick; in- and out-of-scope stay in proportion (25 out-of-scope:
+    # the floor allows a few more misses than measured, 11 and 16 of 25).
     rows = convert(lines, json.loads((REPO / "evals" / routes).read_text("utf-8")))[::4]
     path = tmp_path / "clinc.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = run_cases(router.classify_sync, load_cases(path))
+    print(report.to_text())
+    assert report.accuracy >= floor
+    correct, total = report.per_scenario()["out_of_scope"]
+    assert correct / total >= oos_floor
+
+
+@pytest.mark.parametrize(
+    ("suites", "floor", "oos_floor"),
+    [("hwu64/suites.json", 0.7, 0.3), ("generated/hwu64-suites.json", 0.79, 0.6)],
+)
+def test_hwu64(router: EmbeddedRouter, suites: str, floor: float, oos_floor: float) -> None:
+    """A second outside set, in the repository (evals/hwu64/README.md): broad routes, 25% no route."""
+    cases = load_cases(REPO / "evals" / "hwu64" / "cases.jsonl", load_suites(REPO / "evals" / suites))
+    report = run_cases(router.classify_sync, cases)
     print(report.to_text())
     assert report.accuracy >= floor
     correct, total = report.per_scenario()["out_of_scope"]

@@ -103,8 +103,8 @@ def explanation(decision: Decision) -> str:
     latest: dict[str, float] = details.get("latest_turn_scores", {})
     evidence: dict[str, dict[str, Any]] = details.get("evidence", {})
     if scores:
-        lines.append("scores (latest turn, plus the previous user turn's weighted in):")
-        for name, score in sorted(scores.items(), key=lambda item: -item[1]):
+        lines.append("scores (latest turn, plus the previous user turn's weighted in), best route first:")
+        for name, score in scores.items():
             own = (
                 f"  latest turn alone {latest[name]:.2f}" if name in latest and latest[name] != score else ""
             )

@@ -16,6 +16,7 @@ import yaml
 
 from llmroute.cli.validate import allow_missing_env_option, load_for_command
 from llmroute.config import LoadedConfig
+from llmroute.config.models import RouteExamples
 from llmroute.providers.client import UpstreamClient
 from llmroute.proxy.targets import Targets
 from llmroute.routing.examples.generator import Generator, GeneratorError
@@ -38,7 +39,7 @@ def routes_group() -> None:
     "--generator", help="The model that writes the examples (default: routing.router.examples.generator)."
 )
 @click.option(
-    "--per-route", type=click.IntRange(3, 50), help="Examples per route (default: the config's, or 12)."
+    "--per-route", type=click.IntRange(3, 50), help="Examples per route (default: the config's routing.router.examples.per_route, or its default)."
 )
 @allow_missing_env_option
 def expand(
@@ -66,7 +67,7 @@ def expand(
     if not wanted:
         click.echo("every route has examples already; nothing to write", err=True)
         return
-    count = per_route or (cfg.per_route if cfg else 12)
+    count = per_route or (cfg or RouteExamples()).per_route
     try:
         examples = asyncio.run(_expand(config, model, count))
     except GeneratorError as exc:

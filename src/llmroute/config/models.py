@@ -191,7 +191,7 @@ class RouteExamples(Strict):
     # the declared model that writes examples (its full name, `name` or bare id); unset: include only
     generator: str | None = None
     # examples asked for per route
-    per_route: int = Field(default=12, ge=3, le=50)
+    per_route: int = Field(default=24, ge=3, le=50)
     # one JSON file per route set, kept across restarts; unset: memory (and Redis, when configured)
     cache_dir: str | None = None
     # a YAML file written by `llmroute routes expand`, relative to the config file

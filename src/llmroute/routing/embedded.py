@@ -138,23 +138,23 @@ class EmbeddedRouter:
             details["reason"] = "acknowledgement: the turn closes the thread, or is small talk"
             return Classification(route=None, backend=self.name, details=details)
         latest_z = self._turn_z(rs, latest, vectors)
-        scores = latest_z.copy()
+        scores = latest_z
         if len(turns) > 1:
-            scores += s.context_weight * self._turn_z(rs, turns[1], vectors)
-        order = np.argsort(-scores)
+            scores = latest_z + s.context_weight * self._turn_z(rs, turns[1], vectors)
+        order = rs.rank(scores)
         best = int(order[0])
-        second = float(scores[order[1]]) if len(order) > 1 else float(scores[best]) - 1.0
-        threshold = (
-            min(s.threshold, float(rs.member_floor[best]))
-            if routes[best].examples
-            else s.threshold_descriptions
+        # The runner-up's lead over its own baseline, in the best route's z units.
+        second = (
+            float(scores[order[1]] * rs.std[order[1]] / rs.std[best])
+            if len(order) > 1
+            else float(scores[best]) - 1.0
         )
+        threshold = self._threshold(rs, routes, best)
         details["threshold"] = threshold
         route = rs.names[best] if scores[best] >= threshold else None
-        details["scores"] = {n: round(float(v), 3) for n, v in zip(rs.names, scores, strict=True)}
-        details["latest_turn_scores"] = {
-            n: round(float(v), 3) for n, v in zip(rs.names, latest_z, strict=True)
-        }
+        # Best first, in the router's ranking (which is not always the order of the scores: see rank()).
+        details["scores"] = {rs.names[i]: round(float(scores[i]), 3) for i in order}
+        details["latest_turn_scores"] = {rs.names[i]: round(float(latest_z[i]), 3) for i in order}
         details["evidence"] = {rs.names[i]: self._evidence(rs, vectors[latest], int(i)) for i in order[:3]}
         if route is None:
             details["reason"] = f"best score {float(scores[best]):.2f} is below the threshold {threshold:g}"
@@ -175,6 +175,12 @@ class EmbeddedRouter:
             self._route_sets.clear()
 
     # -- scoring ----------------------------------------------------------------------------------
+
+    def _threshold(self, rs: RouteSet, routes: Sequence[Route], route: int) -> float:
+        s = self.settings
+        if routes[route].examples:
+            return min(s.threshold, float(rs.member_floor[route]))
+        return s.threshold_descriptions
 
     def _turn_z(self, rs: RouteSet, turn: str, vectors: dict[str, np.ndarray]) -> np.ndarray:
         z = rs.z(vectors[turn][None, :])[0]

@@ -99,7 +99,7 @@ class RouteSet:
     index: np.ndarray  # (n_routes, width): each route's anchor rows, padded with n_anchors
     top_k: int
     mean: np.ndarray  # (n_routes,) raw score of ordinary requests
-    std: float  # one spread for the whole set
+    std: np.ndarray
     ack: np.ndarray  # acknowledgements not close to one of these routes' anchors
     member_floor: np.ndarray  # (n_routes,) where the route's own examples score (inf: too few examples)
 
@@ -109,6 +109,13 @@ class RouteSet:
 
     def z(self, queries: np.ndarray) -> np.ndarray:
         return (self.raw(queries) - self.mean) / self.std
+
+    def rank(self, z: np.ndarray) -> np.ndarray:
+        """Route indices, best first, by how far similarity rises above each route's baseline (z times
+        spread: similarity units, the same for every route). Ranking by z itself would let a narrow
+        route's small spread inflate its scores against the others: it picked the wrong route more often
+        on the dev suites, CLINC150 and HWU64 (docs/routing.md)."""
+        return np.argsort(-(z * self.std))
 
     def evidence(self, query: np.ndarray, route: int) -> tuple[Anchor, float]:
         """The route's anchor closest to `query`, and its similarity."""
@@ -139,7 +146,7 @@ def build_route_set(
         keep[list(library.topic_rows(topic))] = False
     raw = group_top_mean(library_vectors.reference[keep] @ vectors.T, index, top_k)
     mean = raw.mean(axis=0)
-    std = max(float(raw.std(axis=0).mean()), MIN_STD)
+    std = np.maximum(raw.std(axis=0), MIN_STD)
     ack = library_vectors.acknowledgements
     close = (ack @ vectors.T).max(axis=1) >= ack_prune
     return RouteSet(
@@ -149,9 +156,6 @@ def build_route_set(
         index=index,
         top_k=top_k,
         mean=mean,
-        # One spread for the whole set: a per-route spread would also rescale the routes against each
-        # other, and a narrow route's small spread would inflate its every score (it picked the wrong
-        # route more often on the dev suites and CLINC150; docs/routing.md).
         std=std,
         # "thanks, the refund arrived" is a closing line, unless refunds are what a route is about.
         ack=ack[~close],
@@ -169,7 +173,7 @@ def _member_floor(
     index: np.ndarray,
     top_k: int,
     mean: np.ndarray,
-    std: float,
+    std: np.ndarray,
     quantile: float,
 ) -> np.ndarray:
     """Per route, the `quantile` of its examples' z-scores, each example scored against the route's
@@ -183,7 +187,7 @@ def _member_floor(
         sims = vectors[rows] @ vectors.T
         sims[np.arange(len(rows)), rows] = -np.inf  # an example does not vote for itself
         raw = group_top_mean(sims, index[route : route + 1], top_k)[:, 0]
-        floor[route] = float(np.quantile((raw - mean[route]) / std, quantile))
+        floor[route] = float(np.quantile((raw - mean[route]) / std[route], quantile))
     return floor
 
 

@@ -195,7 +195,8 @@ function renderDecision(result) {
   const details = result.details || {};
   const scores = details.scores && typeof details.scores === "object" ? details.scores
     : (result.route ? { [result.route]: result.score } : {});
-  const best = result.route || Object.entries(scores).sort((a, b) => b[1] - a[1]).map(([n]) => n)[0];
+  // The router lists its scores best route first (its ranking, not always the highest score).
+  const best = result.route || Object.keys(scores)[0];
   bars($("#score-bars"), scores, best, "data-route");
   const evidence = { score: result.score, margin: result.margin };
   for (const [key, value] of Object.entries(details)) if (key !== "scores") evidence[key] = value;
