@@ -38,12 +38,11 @@ from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.proxy.cooldown import CooldownStore
 from llmroute.proxy.header_values import header_text
-from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.errors import ApiError, error_response
 from llmroute.wire import ClientFormat, SSEDecoder
 from llmroute.wire.sse import MAX_EVENT_BYTES
-from llmroute.wire.usage import StreamUsageReader
+from llmroute.wire.usage import StreamUsageReader, usage_from_bytes
 
 log = logging.getLogger("llmroute.governance")
 

@@ -28,13 +28,13 @@ from llmroute.proxy.header_values import header_value
 from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import HttpReply
 from llmroute.proxy.targets import Target, TargetError
-from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.server.app import gateway_of, read_json, trace_id_for
 from llmroute.server.errors import ApiError
 from llmroute.server.gateway import Gateway
 from llmroute.server.hot_routes import HotEndpoint
 from llmroute.wire import error_message_from
+from llmroute.wire.usage import usage_from_bytes
 
 JSON = "application/json"
 CHAT_SUFFIX = "/chat/completions"

@@ -1,0 +1,95 @@
+"""Deltas → an OpenAI `chat.completion.chunk` stream, ending with `data: [DONE]`.
+
+`Start` gives the first chunk (`delta: {role: assistant, content: ""}`); text becomes
+`delta.content`, reasoning `delta.reasoning_content` (where OpenAI-compatible servers such as
+DeepSeek and vLLM stream a model's reasoning, and where their clients look for it); a tool call
+becomes `delta.tool_calls[{index, id, type, function: {name, arguments}}]` and its later arguments
+stream as `function.arguments`. The end is a chunk holding `finish_reason`, then (when the client
+asked with `stream_options.include_usage`) a usage chunk with `choices: []`, then `[DONE]`. An
+error ends the stream with `data: {"error": {...}}` (what the OpenAI SDK raises on), without
+`[DONE]`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from llmroute.wire.anthropic_chat import new_id
+from llmroute.wire.deltas import Delta, Reasoning, Start, Stop, Text, ToolArgs, ToolCall
+from llmroute.wire.errors import stream_error_event
+from llmroute.wire.sse import DONE, encode_event
+from llmroute.wire.usage import Usage, chat_usage
+
+
+class ChatEmitter:
+    __slots__ = ("_created", "_id", "_reason", "_tools", "_usage", "include_usage", "model")
+
+    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self._usage: Usage | None = None
+        self._id = new_id("chatcmpl-")
+        self._created = int(time.time())
+        self._tools = False  # a tool call was sent
+        self._reason: str | None = None
+
+    def emit(self, delta: Delta, out: list[bytes]) -> None:
+        if isinstance(delta, Text):
+            out.append(self._chunk({"content": delta.text}))
+        elif isinstance(delta, ToolArgs):
+            call = {"index": delta.key, "function": {"arguments": delta.arguments}}
+            out.append(self._chunk({"tool_calls": [call]}))
+        elif isinstance(delta, Reasoning):
+            out.append(self._chunk({"reasoning_content": delta.text}))
+        elif isinstance(delta, ToolCall):
+            self._tools = True
+            call = {
+                "index": delta.key,
+                "id": delta.call_id or new_id("toolu_"),
+                "type": "function",
+                "function": {"name": delta.name, "arguments": delta.arguments},
+            }
+            out.append(self._chunk({"tool_calls": [call]}))
+        elif isinstance(delta, Start):
+            if delta.message_id is not None:
+                self._id = f"chatcmpl-{delta.message_id}"
+            if delta.model:
+                self.model = delta.model  # the upstream's name, as in a non-streamed answer
+            out.append(self._chunk({"role": "assistant", "content": ""}))
+        elif isinstance(delta, Stop):
+            self._reason = delta.reason
+        elif isinstance(delta, Usage):
+            self._usage = delta
+
+    def end(self, out: list[bytes]) -> None:
+        reason = self._reason
+        if reason is None:
+            reason = "tool_calls" if self._tools else "stop"
+        out.append(self._chunk({}, reason))
+        if self.include_usage:
+            chunk = {
+                "id": self._id,
+                "object": "chat.completion.chunk",
+                "created": self._created,
+                "model": self.model,
+                "system_fingerprint": None,
+                "choices": [],
+                "usage": chat_usage(self._usage or Usage()),
+            }
+            out.append(encode_event(chunk))
+        out.append(DONE)
+
+    def fail(self, message: str, status: int, out: list[bytes]) -> None:
+        out.append(stream_error_event("openai_chat", message, status))
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        chunk = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+        return encode_event(chunk)
