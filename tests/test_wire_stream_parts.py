@@ -15,12 +15,10 @@ from anthropic.types.shared import ErrorResponse
 from openai.types.chat import ChatCompletionChunk
 
 from llmroute.wire import SSEDecoder, StreamUsageReader, Usage, stream_error_event, translator_for
-from llmroute.wire.deltas import Start, Text, ToolArgs, ToolCall
 from llmroute.wire.emit_anthropic import AnthropicEmitter
 from llmroute.wire.emit_chat import ChatEmitter
 from llmroute.wire.read_anthropic import AnthropicStreamReader
 from llmroute.wire.read_chat import ChatStreamReader
-from llmroute.wire.sse import SSEEvent
 from llmroute.wire.streaming import TranslatedStream
 from llmroute.wire.usage import (
     anthropic_usage,
@@ -82,25 +80,6 @@ def test_a_chat_stream_read_and_written_again_keeps_its_answer() -> None:
         stream.usage.input_tokens,
         stream.usage.output_tokens,
     )
-
-
-def test_chat_reader_numbers_tool_calls_and_continues_them() -> None:
-    reader = ChatStreamReader()
-
-    def chunk(delta: dict[str, Any]) -> SSEEvent:
-        return SSEEvent(
-            None, orjson.dumps({"model": "gpt", "choices": [{"index": 0, "delta": delta}]}).decode()
-        )
-
-    first = reader.read(
-        chunk({"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "f", "arguments": "{"}}]})
-    )
-    assert first == [Start("gpt"), ToolCall(0, "call_a", "f", "{")]
-    assert reader.read(chunk({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]})) == [
-        ToolArgs(0, "}")
-    ]
-    assert reader.read(chunk({"tool_calls": [{"index": 0, "function": {"arguments": ""}}]})) == []
-    assert reader.read(chunk({"content": "hi", "refusal": "no"})) == [Text("hi"), Text("no")]
 
 
 # -- the end of a stream, once for every pair -----------------------------------------------------

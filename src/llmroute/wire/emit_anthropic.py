@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from llmroute.wire.anthropic_chat import anthropic_stop_reason, new_id
-from llmroute.wire.deltas import Delta, Start, Stop, Text, ToolArgs, ToolCall
 from llmroute.wire.errors import stream_error_event
 from llmroute.wire.sse import encode_event
 from llmroute.wire.usage import Usage, anthropic_usage
@@ -41,25 +40,41 @@ class AnthropicEmitter:
         self._tool_blocks: dict[int, int] = {}  # tool call key → Anthropic block index
         self._reason: str | None = None
 
-    def emit(self, delta: Delta, out: list[bytes]) -> None:
-        if isinstance(delta, Text):
-            self._text(delta.text, out)
-        elif isinstance(delta, ToolArgs):
-            index = self._tool_blocks.get(delta.key)
-            if index is not None:
-                out.append(_args_delta(index, delta.arguments))
-        elif isinstance(delta, ToolCall):
-            self._tool_call(delta, out)
-        elif isinstance(delta, Start):
-            if not self._started:
-                if delta.model:
-                    self.model = delta.model  # the upstream's name, as in a non-streamed answer
-                self._start(out)
-        elif isinstance(delta, Stop):
-            self._reason = delta.reason
-        elif isinstance(delta, Usage):
-            self._usage = delta
-        # Reasoning: Chat upstreams' reasoning is not carried into Anthropic thinking blocks.
+    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
+        if not self._started:
+            if model:
+                self.model = model  # the upstream's name, as in a non-streamed answer
+            self._start(out)
+
+    def text(self, text: str, out: list[bytes]) -> None:
+        index = self._open_block
+        if index is None or not self._open_is_text:
+            index = self._open({"type": "text", "text": ""}, True, out)
+        delta = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+        out.append(encode_event(delta, "content_block_delta"))
+
+    def reasoning(self, text: str, out: list[bytes]) -> None:
+        pass  # Chat upstreams' reasoning is not carried into Anthropic thinking blocks
+
+    def tool_call(self, key: int, call_id: str, name: str, arguments: str, out: list[bytes]) -> None:
+        if key in self._tool_blocks:
+            return
+        block = {"type": "tool_use", "id": call_id or new_id("toolu_"), "name": name, "input": {}}
+        index = self._open(block, False, out)
+        self._tool_blocks[key] = index
+        if arguments:
+            out.append(_args_delta(index, arguments))
+
+    def tool_args(self, key: int, arguments: str, out: list[bytes]) -> None:
+        index = self._tool_blocks.get(key)
+        if index is not None:
+            out.append(_args_delta(index, arguments))
+
+    def stop(self, reason: str | None) -> None:
+        self._reason = reason
+
+    def usage(self, usage: Usage) -> None:
+        self._usage = usage
 
     def end(self, out: list[bytes]) -> None:
         if not self._started:
@@ -119,22 +134,6 @@ class AnthropicEmitter:
         start = {"type": "content_block_start", "index": index, "content_block": block}
         out.append(encode_event(start, "content_block_start"))
         return index
-
-    def _text(self, text: str, out: list[bytes]) -> None:
-        index = self._open_block
-        if index is None or not self._open_is_text:
-            index = self._open({"type": "text", "text": ""}, True, out)
-        delta = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
-        out.append(encode_event(delta, "content_block_delta"))
-
-    def _tool_call(self, call: ToolCall, out: list[bytes]) -> None:
-        if call.key in self._tool_blocks:
-            return
-        block = {"type": "tool_use", "id": call.call_id or new_id("toolu_"), "name": call.name, "input": {}}
-        index = self._open(block, False, out)
-        self._tool_blocks[call.key] = index
-        if call.arguments:
-            out.append(_args_delta(index, call.arguments))
 
 
 def _args_delta(index: int, arguments: str) -> bytes:

@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from llmroute.wire.anthropic_chat import new_id
-from llmroute.wire.deltas import Delta, Reasoning, Start, Stop, Text, ToolArgs, ToolCall
 from llmroute.wire.errors import stream_error_event
 from llmroute.wire.sse import DONE, encode_event
 from llmroute.wire.usage import Usage, chat_usage
@@ -34,33 +33,37 @@ class ChatEmitter:
         self._tools = False  # a tool call was sent
         self._reason: str | None = None
 
-    def emit(self, delta: Delta, out: list[bytes]) -> None:
-        if isinstance(delta, Text):
-            out.append(self._chunk({"content": delta.text}))
-        elif isinstance(delta, ToolArgs):
-            call = {"index": delta.key, "function": {"arguments": delta.arguments}}
-            out.append(self._chunk({"tool_calls": [call]}))
-        elif isinstance(delta, Reasoning):
-            out.append(self._chunk({"reasoning_content": delta.text}))
-        elif isinstance(delta, ToolCall):
-            self._tools = True
-            call = {
-                "index": delta.key,
-                "id": delta.call_id or new_id("toolu_"),
-                "type": "function",
-                "function": {"name": delta.name, "arguments": delta.arguments},
-            }
-            out.append(self._chunk({"tool_calls": [call]}))
-        elif isinstance(delta, Start):
-            if delta.message_id is not None:
-                self._id = f"chatcmpl-{delta.message_id}"
-            if delta.model:
-                self.model = delta.model  # the upstream's name, as in a non-streamed answer
-            out.append(self._chunk({"role": "assistant", "content": ""}))
-        elif isinstance(delta, Stop):
-            self._reason = delta.reason
-        elif isinstance(delta, Usage):
-            self._usage = delta
+    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
+        if message_id is not None:
+            self._id = f"chatcmpl-{message_id}"
+        if model:
+            self.model = model  # the upstream's name, as in a non-streamed answer
+        out.append(self._chunk({"role": "assistant", "content": ""}))
+
+    def text(self, text: str, out: list[bytes]) -> None:
+        out.append(self._chunk({"content": text}))
+
+    def reasoning(self, text: str, out: list[bytes]) -> None:
+        out.append(self._chunk({"reasoning_content": text}))
+
+    def tool_call(self, key: int, call_id: str, name: str, arguments: str, out: list[bytes]) -> None:
+        self._tools = True
+        call = {
+            "index": key,
+            "id": call_id or new_id("toolu_"),
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        out.append(self._chunk({"tool_calls": [call]}))
+
+    def tool_args(self, key: int, arguments: str, out: list[bytes]) -> None:
+        out.append(self._chunk({"tool_calls": [{"index": key, "function": {"arguments": arguments}}]}))
+
+    def stop(self, reason: str | None) -> None:
+        self._reason = reason
+
+    def usage(self, usage: Usage) -> None:
+        self._usage = usage
 
     def end(self, out: list[bytes]) -> None:
         reason = self._reason

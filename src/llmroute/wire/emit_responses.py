@@ -26,7 +26,6 @@ import time
 from typing import Any
 
 from llmroute.wire.anthropic_chat import new_id
-from llmroute.wire.deltas import Delta, Start, Stop, Text, ToolArgs, ToolCall
 from llmroute.wire.errors import responses_error_code, stream_error_event
 from llmroute.wire.responses_chat import (
     custom_tool_call_item,
@@ -97,25 +96,25 @@ class ResponsesEmitter:
         self._calls: dict[int, _Item] = {}  # tool call key → its item
         self._reason: str | None = None
 
-    def emit(self, delta: Delta, out: list[bytes]) -> None:
-        if isinstance(delta, Text):
-            self._text(delta.text, out)
-        elif isinstance(delta, ToolArgs):
-            item = self._calls.get(delta.key)
-            if item is not None:
-                self._arguments(item, delta.arguments, out)
-        elif isinstance(delta, ToolCall):
-            self._tool_call(delta, out)
-        elif isinstance(delta, Start):
-            if not self._started:
-                if delta.model:
-                    self.model = delta.model  # the upstream's name, as in a non-streamed answer
-                self._start(out)
-        elif isinstance(delta, Stop):
-            self._reason = delta.reason
-        elif isinstance(delta, Usage):
-            self._usage = delta
-        # Reasoning: not carried into Responses reasoning items.
+    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
+        if not self._started:
+            if model:
+                self.model = model  # the upstream's name, as in a non-streamed answer
+            self._start(out)
+
+    def reasoning(self, text: str, out: list[bytes]) -> None:
+        pass  # not carried into Responses reasoning items
+
+    def tool_args(self, key: int, arguments: str, out: list[bytes]) -> None:
+        item = self._calls.get(key)
+        if item is not None:
+            self._arguments(item, arguments, out)
+
+    def stop(self, reason: str | None) -> None:
+        self._reason = reason
+
+    def usage(self, usage: Usage) -> None:
+        self._usage = usage
 
     def end(self, out: list[bytes]) -> None:
         if not self._started:
@@ -188,7 +187,7 @@ class ResponsesEmitter:
             )
         )
 
-    def _text(self, text: str, out: list[bytes]) -> None:
+    def text(self, text: str, out: list[bytes]) -> None:
         if not self._started:
             self._start(out)
         item = self._open
@@ -215,22 +214,18 @@ class ResponsesEmitter:
         }
         out.append(self._event("response.output_text.delta", delta))
 
-    def _tool_call(self, call: ToolCall, out: list[bytes]) -> None:
-        if call.key in self._calls:
+    def tool_call(self, key: int, call_id: str, name: str, arguments: str, out: list[bytes]) -> None:
+        if key in self._calls:
             return
         if not self._started:
             self._start(out)
         self._close_open(out)
-        custom = call.name in self._custom
+        custom = name in self._custom
         item = _Item(
-            new_id("ctc_" if custom else "fc_"),
-            len(self._items),
-            call.call_id or new_id("call_"),
-            call.name,
-            custom,
+            new_id("ctc_" if custom else "fc_"), len(self._items), call_id or new_id("call_"), name, custom
         )
         self._items.append(item)
-        self._calls[call.key] = item
+        self._calls[key] = item
         self._open = item
         if custom:
             added = custom_tool_call_item(item.id, item.call_id or "", item.name, "", status="in_progress")
@@ -239,8 +234,8 @@ class ResponsesEmitter:
         out.append(
             self._event("response.output_item.added", {"output_index": item.output_index, "item": added})
         )
-        if call.arguments:
-            self._arguments(item, call.arguments, out)
+        if arguments:
+            self._arguments(item, arguments, out)
 
     def _arguments(self, item: _Item, arguments: str, out: list[bytes]) -> None:
         item.parts.append(arguments)

@@ -1,14 +1,14 @@
 """Reads an Anthropic Messages stream as deltas.
 
-`message_start` gives `Start` (message id, model); `text` blocks and `text_delta`s are text,
+`message_start` starts the answer (message id, model); `text` blocks and `text_delta`s are text,
 `thinking` ones reasoning; a `tool_use` block starts a call (its block index is remembered) and
 its `input_json_delta`s continue it; `message_delta` carries the stop reason; `message_stop` ends
 the stream, an `error` event fails it. `ping`, `content_block_stop`, signatures, citations and
 unknown future events give nothing.
 
 Usage arrives in pieces (input at `message_start`, output at `message_delta`) and is merged on
-`usage` as it comes; the emitters get it once, at the end, as a `Usage` delta before `End`
-(zeros when the upstream never reported any).
+`usage` as it comes; the emitter gets it once, at the end (zeros when the upstream never reported
+any).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from llmroute.wire.anthropic_chat import chat_stop_reason
-from llmroute.wire.deltas import END, Delta, Failed, Reasoning, Start, Stop, Text, ToolArgs, ToolCall
+from llmroute.wire.deltas import END, Ending, Failed, StreamEmitter
 from llmroute.wire.errors import error_message_from
 from llmroute.wire.shapes import as_str
 from llmroute.wire.sse import SSEEvent
@@ -32,83 +32,86 @@ class AnthropicStreamReader:
         self.usage: Usage | None = None
         self._tools: dict[int, int] = {}  # content block index → tool call key
 
-    def read(self, event: SSEEvent) -> list[Delta]:
+    def read(self, event: SSEEvent, emit: StreamEmitter, out: list[bytes]) -> Ending | None:
         try:
             data = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            return []
+            return None
         if not isinstance(data, dict):
-            return []
+            return None
         kind = data.get("type") or event.event
         if kind == "content_block_delta":
-            return self._delta(data)
-        if kind == "message_start":
-            return [self._start(data.get("message"))]
-        if kind == "content_block_start":
-            return self._block_start(data)
-        if kind == "message_delta":
-            if isinstance(data.get("usage"), dict):
-                self.usage = usage_from_anthropic(data["usage"], self.usage)
+            self._delta(data, emit, out)
+        elif kind == "message_start":
+            self._start(data.get("message"), emit, out)
+        elif kind == "content_block_start":
+            self._block_start(data, emit, out)
+        elif kind == "message_delta":
             delta = data.get("delta")
             if isinstance(delta, dict) and delta.get("stop_reason"):
-                return [Stop(chat_stop_reason(delta["stop_reason"]))]
-            return []
-        if kind == "message_stop":
-            return [*self.close(), END]
-        if kind == "error":
-            return [Failed(error_message_from(data))]
-        return []
+                emit.stop(chat_stop_reason(delta["stop_reason"]))
+            if isinstance(data.get("usage"), dict):
+                self.usage = usage_from_anthropic(data["usage"], self.usage)
+        elif kind == "message_stop":
+            self.close(emit, out)
+            return END
+        elif kind == "error":
+            return Failed(error_message_from(data))
+        return None
 
-    def close(self) -> list[Delta]:
-        return [self.usage or Usage()]
+    def close(self, emit: StreamEmitter, out: list[bytes]) -> None:
+        emit.usage(self.usage or Usage())
 
-    def _start(self, message: Any) -> Start:
-        start = Start()
+    def _start(self, message: Any, emit: StreamEmitter, out: list[bytes]) -> None:
+        model: str | None = None
+        message_id: str | None = None
         if isinstance(message, dict):
             if isinstance(message.get("id"), str):
-                start.message_id = message["id"]
+                message_id = message["id"]
             if isinstance(message.get("model"), str) and message["model"]:
-                start.model = message["model"]
+                model = message["model"]
             if isinstance(message.get("usage"), dict):
                 self.usage = usage_from_anthropic(message["usage"], self.usage)
-        return start
+        emit.start(model, message_id, out)
 
-    def _block_start(self, data: dict[str, Any]) -> list[Delta]:
+    def _block_start(self, data: dict[str, Any], emit: StreamEmitter, out: list[bytes]) -> None:
         block = data.get("content_block")
         if not isinstance(block, dict):
-            return []
+            return
         kind = block.get("type")
         if kind == "text":
             text = block.get("text")
-            return [Text(text)] if isinstance(text, str) and text else []
-        if kind == "thinking":
+            if isinstance(text, str) and text:
+                emit.text(text, out)
+        elif kind == "thinking":
             text = block.get("thinking")
-            return [Reasoning(text)] if isinstance(text, str) and text else []
-        if kind == "tool_use":
+            if isinstance(text, str) and text:
+                emit.reasoning(text, out)
+        elif kind == "tool_use":
             key = len(self._tools)
             index = data.get("index")
             self._tools[index if isinstance(index, int) else -1 - key] = key
             initial = block.get("input")
             arguments = orjson.dumps(initial).decode() if initial else ""
-            return [ToolCall(key, as_str(block.get("id")), as_str(block.get("name")), arguments)]
-        return []
+            emit.tool_call(key, as_str(block.get("id")), as_str(block.get("name")), arguments, out)
 
-    def _delta(self, data: dict[str, Any]) -> list[Delta]:
+    def _delta(self, data: dict[str, Any], emit: StreamEmitter, out: list[bytes]) -> None:
         delta = data.get("delta")
         if not isinstance(delta, dict):
-            return []
+            return
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
-            return [Text(text)] if isinstance(text, str) and text else []
-        if kind == "input_json_delta":
+            if isinstance(text, str) and text:
+                emit.text(text, out)
+        elif kind == "input_json_delta":
             partial = delta.get("partial_json")
             index = data.get("index")
             key = self._tools.get(index) if isinstance(index, int) else None
-            if not partial or not isinstance(partial, str) or key is None:
-                return []
-            return [ToolArgs(key, partial)]
-        if kind == "thinking_delta":
+            if partial and isinstance(partial, str) and key is not None:
+                emit.tool_args(key, partial, out)
+        elif kind == "thinking_delta":
             thinking = delta.get("thinking")
-            return [Reasoning(thinking)] if isinstance(thinking, str) and thinking else []
-        return []  # signature_delta, citations_delta
+            if isinstance(thinking, str) and thinking:
+                emit.reasoning(thinking, out)
+        # signature_delta, citations_delta: nothing

@@ -1,11 +1,11 @@
 """Reads an OpenAI `chat.completion.chunk` stream as deltas.
 
-The first chunk gives `Start` (with the upstream's model name); `delta.content` and
-`delta.refusal` are text; `delta.tool_calls[]` entries start a call (`ToolCall`) or continue one
-(`ToolArgs`); `finish_reason` gives `Stop`; a `usage` object (the `include_usage` chunk) gives
-`Usage`. The stream ends on `data: [DONE]`, not on the chunk carrying `finish_reason`: with
-`stream_options.include_usage` the usage chunk comes after it. An `{"error": ...}` chunk gives
-`Failed`. Only the first choice is read: `n > 1` has no counterpart in the other formats.
+The first chunk starts the answer (with the upstream's model name); `delta.content` and
+`delta.refusal` are text; `delta.tool_calls[]` entries start a call or continue one;
+`finish_reason` is the stop reason; a `usage` object (the `include_usage` chunk) is the usage. The
+stream ends on `data: [DONE]`, not on the chunk carrying `finish_reason`: with
+`stream_options.include_usage` the usage chunk comes after it. An `{"error": ...}` chunk fails it.
+Only the first choice is read: `n > 1` has no counterpart in the other formats.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from llmroute.wire.deltas import END, Delta, Failed, Start, Stop, Text, ToolArgs, ToolCall
+from llmroute.wire.deltas import END, Ending, Failed, StreamEmitter
 from llmroute.wire.errors import error_message_from
 from llmroute.wire.shapes import as_dict, as_list, as_str
 from llmroute.wire.sse import SSEEvent
@@ -44,26 +44,25 @@ class ChatStreamReader:
         self._calls: set[int] = set()  # keys of the tool calls started so far
         self._last_key: int | None = None
 
-    def read(self, event: SSEEvent) -> list[Delta]:
+    def read(self, event: SSEEvent, emit: StreamEmitter, out: list[bytes]) -> Ending | None:
         if event.data == "[DONE]":
-            return [END]
+            return END
         try:
             chunk = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            return []  # not a chunk (some servers send keep-alive junk); nothing to translate
+            return None  # not a chunk (some servers send keep-alive junk); nothing to translate
         if not isinstance(chunk, dict):
-            return []
+            return None
         if chunk.get("error") is not None and not chunk.get("choices"):
-            return [Failed(error_message_from(chunk))]
-        out: list[Delta] = []
+            return Failed(error_message_from(chunk))
         if not self._started:
             self._started = True
             model = chunk.get("model")
-            out.append(Start(model if isinstance(model, str) and model else None))
+            emit.start(model if isinstance(model, str) and model else None, None, out)
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.usage = usage_from_chat(usage)
-            out.append(self.usage)
+            emit.usage(self.usage)
         for choice in as_list(chunk.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
@@ -71,31 +70,30 @@ class ChatStreamReader:
             if isinstance(delta, dict):
                 text = delta.get("content")
                 if isinstance(text, str) and text:
-                    out.append(Text(text))
+                    emit.text(text, out)
                 refusal = delta.get("refusal")
                 if isinstance(refusal, str) and refusal:
-                    out.append(Text(refusal))  # shown as text: no other format has refusals
+                    emit.text(refusal, out)  # shown as text: no other format has refusals
                 for call in as_list(delta.get("tool_calls")):
                     if isinstance(call, dict):
-                        found = self._tool_call(call)
-                        if found is not None:
-                            out.append(found)
+                        self._tool_call(call, emit, out)
             reason = choice.get("finish_reason")
             if reason:
-                out.append(Stop(reason if isinstance(reason, str) else str(reason)))
-        return out
+                emit.stop(reason if isinstance(reason, str) else str(reason))
+        return None
 
-    def close(self) -> list[Delta]:
-        return []
+    def close(self, emit: StreamEmitter, out: list[bytes]) -> None:
+        pass  # a Chat stream owes nothing: its usage, if any, came as a chunk
 
-    def _tool_call(self, call: dict[str, Any]) -> ToolCall | ToolArgs | None:
+    def _tool_call(self, call: dict[str, Any], emit: StreamEmitter, out: list[bytes]) -> None:
         key = tool_call_key(call, self._last_key, len(self._calls))
         self._last_key = key
         function = as_dict(call.get("function"))
         arguments = function.get("arguments")
         arguments = arguments if isinstance(arguments, str) else ""
-        if key in self._calls:
+        if key not in self._calls:
+            self._calls.add(key)
+            emit.tool_call(key, as_str(call.get("id")), as_str(function.get("name")), arguments, out)
+        elif arguments:
             # Pieces of an earlier call (servers that interleave parallel calls) keep its key.
-            return ToolArgs(key, arguments) if arguments else None
-        self._calls.add(key)
-        return ToolCall(key, as_str(call.get("id")), as_str(function.get("name")), arguments)
+            emit.tool_args(key, arguments, out)

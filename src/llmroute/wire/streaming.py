@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from llmroute.wire.deltas import End, Failed, StreamEmitter, StreamReader
+from llmroute.wire.deltas import Ending, Failed, StreamEmitter, StreamReader
 from llmroute.wire.emit_anthropic import AnthropicEmitter
 from llmroute.wire.emit_chat import ChatEmitter
 from llmroute.wire.emit_responses import ResponsesEmitter
@@ -91,17 +91,9 @@ class TranslatedStream:
         if self._done:
             return []
         out: list[bytes] = []
-        emit = self._emitter.emit
-        for delta in self._reader.read(event):
-            if isinstance(delta, End):
-                self._done = True
-                self._emitter.end(out)
-                break
-            if isinstance(delta, Failed):
-                self._done = True
-                self._emitter.fail(delta.message, 502, out)
-                break
-            emit(delta, out)
+        ending = self._reader.read(event, self._emitter, out)
+        if ending is not None:
+            self._end(ending, out)
         return out
 
     def finish(self) -> list[bytes]:
@@ -109,8 +101,7 @@ class TranslatedStream:
             return []
         self._done = True
         out: list[bytes] = []
-        for delta in self._reader.close():
-            self._emitter.emit(delta, out)
+        self._reader.close(self._emitter, out)
         self._emitter.end(out)
         return out
 
@@ -121,6 +112,14 @@ class TranslatedStream:
         out: list[bytes] = []
         self._emitter.fail(message, status, out)
         return out
+
+    def _end(self, ending: Ending, out: list[bytes]) -> None:
+        """The upstream's own terminal event (`END`) or error event (`Failed`) ended the stream."""
+        self._done = True
+        if isinstance(ending, Failed):
+            self._emitter.fail(ending.message, 502, out)
+        else:
+            self._emitter.end(out)
 
 
 # The four (upstream → client) pairs a gateway translates, by name.
