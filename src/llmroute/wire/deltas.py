@@ -80,6 +80,39 @@ class StreamEmitter(Protocol):
         ...
 
 
+class EmitterBase:
+    """What every emitter keeps: the model name it reports, and the stop reason and usage it sends
+    at the end. `start` opens the client's stream once (`_open_stream`), under the upstream's model
+    name when it gave one; an emitter also opens it before its first content or its end."""
+
+    __slots__ = ("_reason", "_started", "_usage", "model")
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._reason: str | None = None
+        self._usage: Usage | None = None
+        self._started = False
+
+    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
+        if not self._started and model:
+            self.model = model  # the upstream's name, as in a non-streamed answer
+        self._begin(out)
+
+    def stop(self, reason: str | None) -> None:
+        self._reason = reason
+
+    def usage(self, usage: Usage) -> None:
+        self._usage = usage
+
+    def _begin(self, out: list[bytes]) -> None:
+        if not self._started:
+            self._started = True
+            self._open_stream(out)
+
+    def _open_stream(self, out: list[bytes]) -> None:
+        raise NotImplementedError
+
+
 class StreamReader(Protocol):
     """Parses one upstream format's events."""
 

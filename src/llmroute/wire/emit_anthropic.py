@@ -13,38 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 from llmroute.wire.anthropic_chat import anthropic_stop_reason, new_id
+from llmroute.wire.deltas import EmitterBase
 from llmroute.wire.errors import stream_error_event
 from llmroute.wire.sse import encode_event
-from llmroute.wire.usage import Usage, anthropic_usage
+from llmroute.wire.usage import anthropic_usage
 
 
-class AnthropicEmitter:
-    __slots__ = (
-        "_next_block",
-        "_open_block",
-        "_open_is_text",
-        "_reason",
-        "_started",
-        "_tool_blocks",
-        "_usage",
-        "model",
-    )
+class AnthropicEmitter(EmitterBase):
+    __slots__ = ("_next_block", "_open_block", "_open_is_text", "_tool_blocks")
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self._usage: Usage | None = None
-        self._started = False
+        super().__init__(model)
         self._next_block = 0
         self._open_block: int | None = None
         self._open_is_text = False
         self._tool_blocks: dict[int, int] = {}  # tool call key → Anthropic block index
-        self._reason: str | None = None
-
-    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
-        if not self._started:
-            if model:
-                self.model = model  # the upstream's name, as in a non-streamed answer
-            self._start(out)
 
     def text(self, text: str, out: list[bytes]) -> None:
         index = self._open_block
@@ -70,15 +53,8 @@ class AnthropicEmitter:
         if index is not None:
             out.append(_args_delta(index, arguments))
 
-    def stop(self, reason: str | None) -> None:
-        self._reason = reason
-
-    def usage(self, usage: Usage) -> None:
-        self._usage = usage
-
     def end(self, out: list[bytes]) -> None:
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         if self._next_block == 0:
             # Clients expect at least one content block, even for an empty answer.
             self._open({"type": "text", "text": ""}, True, out)
@@ -102,8 +78,7 @@ class AnthropicEmitter:
 
     # -- pieces ---------------------------------------------------------------------------------
 
-    def _start(self, out: list[bytes]) -> None:
-        self._started = True
+    def _open_stream(self, out: list[bytes]) -> None:
         message: dict[str, Any] = {
             "id": new_id("msg_"),
             "type": "message",
@@ -124,8 +99,7 @@ class AnthropicEmitter:
             self._open_block = None
 
     def _open(self, block: dict[str, Any], is_text: bool, out: list[bytes]) -> int:
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         self._close_open(out)
         index = self._next_block
         self._next_block += 1

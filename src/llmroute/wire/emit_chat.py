@@ -16,24 +16,24 @@ import time
 from typing import Any
 
 from llmroute.wire.anthropic_chat import new_id
+from llmroute.wire.deltas import EmitterBase
 from llmroute.wire.errors import stream_error_event
 from llmroute.wire.sse import DONE, encode_event
 from llmroute.wire.usage import Usage, chat_usage
 
 
-class ChatEmitter:
-    __slots__ = ("_created", "_id", "_reason", "_tools", "_usage", "include_usage", "model")
+class ChatEmitter(EmitterBase):
+    __slots__ = ("_created", "_id", "_tools", "include_usage")
 
     def __init__(self, model: str, *, include_usage: bool = False) -> None:
-        self.model = model
+        super().__init__(model)
         self.include_usage = include_usage
-        self._usage: Usage | None = None
         self._id = new_id("chatcmpl-")
         self._created = int(time.time())
         self._tools = False  # a tool call was sent
-        self._reason: str | None = None
 
     def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
+        # Every message_start gives a role chunk: a Chat stream has no opening of its own.
         if message_id is not None:
             self._id = f"chatcmpl-{message_id}"
         if model:
@@ -59,27 +59,14 @@ class ChatEmitter:
     def tool_args(self, key: int, arguments: str, out: list[bytes]) -> None:
         out.append(self._chunk({"tool_calls": [{"index": key, "function": {"arguments": arguments}}]}))
 
-    def stop(self, reason: str | None) -> None:
-        self._reason = reason
-
-    def usage(self, usage: Usage) -> None:
-        self._usage = usage
-
     def end(self, out: list[bytes]) -> None:
         reason = self._reason
         if reason is None:
             reason = "tool_calls" if self._tools else "stop"
         out.append(self._chunk({}, reason))
         if self.include_usage:
-            chunk = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self.model,
-                "system_fingerprint": None,
-                "choices": [],
-                "usage": chat_usage(self._usage or Usage()),
-            }
+            chunk = self._body([])
+            chunk["usage"] = chat_usage(self._usage or Usage())
             out.append(encode_event(chunk))
         out.append(DONE)
 
@@ -87,12 +74,16 @@ class ChatEmitter:
         out.append(stream_error_event("openai_chat", message, status))
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        chunk = {
+        return encode_event(
+            self._body([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+        )
+
+    def _body(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
             "id": self._id,
             "object": "chat.completion.chunk",
             "created": self._created,
             "model": self.model,
             "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            "choices": choices,
         }
-        return encode_event(chunk)

@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from llmroute.wire.anthropic_chat import new_id
+from llmroute.wire.deltas import EmitterBase
 from llmroute.wire.errors import responses_error_code, stream_error_event
 from llmroute.wire.responses_chat import (
     custom_tool_call_item,
@@ -36,7 +37,7 @@ from llmroute.wire.responses_chat import (
     response_object,
 )
 from llmroute.wire.sse import encode_event
-from llmroute.wire.usage import Usage, responses_usage
+from llmroute.wire.usage import responses_usage
 
 
 class _Item:
@@ -66,41 +67,19 @@ class _Item:
         return function_call_item(self.id, self.call_id, self.name, joined)
 
 
-class ResponsesEmitter:
-    __slots__ = (
-        "_calls",
-        "_created",
-        "_custom",
-        "_id",
-        "_items",
-        "_open",
-        "_reason",
-        "_seq",
-        "_started",
-        "_usage",
-        "model",
-        "request",
-    )
+class ResponsesEmitter(EmitterBase):
+    __slots__ = ("_calls", "_created", "_custom", "_id", "_items", "_open", "_seq", "request")
 
     def __init__(self, model: str, *, request: dict[str, Any] | None = None) -> None:
-        self.model = model
+        super().__init__(model)
         self.request = request
         self._custom = custom_tool_names(request)
-        self._usage: Usage | None = None
-        self._started = False
         self._seq = 0
         self._id = new_id("resp_")
         self._created = int(time.time())
         self._items: list[_Item] = []
         self._open: _Item | None = None
         self._calls: dict[int, _Item] = {}  # tool call key → its item
-        self._reason: str | None = None
-
-    def start(self, model: str | None, message_id: str | None, out: list[bytes]) -> None:
-        if not self._started:
-            if model:
-                self.model = model  # the upstream's name, as in a non-streamed answer
-            self._start(out)
 
     def reasoning(self, text: str, out: list[bytes]) -> None:
         pass  # not carried into Responses reasoning items
@@ -110,15 +89,8 @@ class ResponsesEmitter:
         if item is not None:
             self._arguments(item, arguments, out)
 
-    def stop(self, reason: str | None) -> None:
-        self._reason = reason
-
-    def usage(self, usage: Usage) -> None:
-        self._usage = usage
-
     def end(self, out: list[bytes]) -> None:
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         self._close_open(out)
         if self._reason == "length":
             final = self._response("incomplete", incomplete_reason="max_output_tokens")
@@ -127,8 +99,7 @@ class ResponsesEmitter:
             out.append(self._event("response.completed", {"response": self._response("completed")}))
 
     def fail(self, message: str, status: int, out: list[bytes]) -> None:
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         out.append(stream_error_event("responses", message, status, sequence_number=self._seq))
         self._seq += 1
         failed = self._response("failed", error={"code": responses_error_code(status), "message": message})
@@ -157,8 +128,7 @@ class ResponsesEmitter:
             error=error,
         )
 
-    def _start(self, out: list[bytes]) -> None:
-        self._started = True
+    def _open_stream(self, out: list[bytes]) -> None:
         out.append(self._event("response.created", {"response": self._response("in_progress")}))
         out.append(self._event("response.in_progress", {"response": self._response("in_progress")}))
 
@@ -188,8 +158,7 @@ class ResponsesEmitter:
         )
 
     def text(self, text: str, out: list[bytes]) -> None:
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         item = self._open
         if item is None or item.call_id is not None:
             self._close_open(out)
@@ -217,8 +186,7 @@ class ResponsesEmitter:
     def tool_call(self, key: int, call_id: str, name: str, arguments: str, out: list[bytes]) -> None:
         if key in self._calls:
             return
-        if not self._started:
-            self._start(out)
+        self._begin(out)
         self._close_open(out)
         custom = name in self._custom
         item = _Item(

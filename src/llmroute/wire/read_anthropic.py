@@ -41,11 +41,11 @@ class AnthropicStreamReader:
             return None
         kind = data.get("type") or event.event
         if kind == "content_block_delta":
-            self._delta(data, emit, out)
+            self._block(data, "delta", emit, out)
         elif kind == "message_start":
             self._start(data.get("message"), emit, out)
         elif kind == "content_block_start":
-            self._block_start(data, emit, out)
+            self._block(data, "content_block", emit, out)
         elif kind == "message_delta":
             delta = data.get("delta")
             if isinstance(delta, dict) and delta.get("stop_reason"):
@@ -74,44 +74,37 @@ class AnthropicStreamReader:
                 self.usage = usage_from_anthropic(message["usage"], self.usage)
         emit.start(model, message_id, out)
 
-    def _block_start(self, data: dict[str, Any], emit: StreamEmitter, out: list[bytes]) -> None:
-        block = data.get("content_block")
-        if not isinstance(block, dict):
+    def _block(self, data: dict[str, Any], field: str, emit: StreamEmitter, out: list[bytes]) -> None:
+        """A content block's start (`field` "content_block") or one of its deltas (`field` "delta")."""
+        part = data.get(field)
+        if not isinstance(part, dict):
             return
-        kind = block.get("type")
-        if kind == "text":
-            text = block.get("text")
-            if isinstance(text, str) and text:
-                emit.text(text, out)
-        elif kind == "thinking":
-            text = block.get("thinking")
-            if isinstance(text, str) and text:
-                emit.reasoning(text, out)
+        kind = part.get("type")
+        if kind == "input_json_delta":
+            arguments = part.get("partial_json")
+            index = data.get("index")
+            key = self._tools.get(index) if isinstance(index, int) else None
+            if arguments and isinstance(arguments, str) and key is not None:
+                emit.tool_args(key, arguments, out)
         elif kind == "tool_use":
             key = len(self._tools)
             index = data.get("index")
             self._tools[index if isinstance(index, int) else -1 - key] = key
-            initial = block.get("input")
+            initial = part.get("input")
             arguments = orjson.dumps(initial).decode() if initial else ""
-            emit.tool_call(key, as_str(block.get("id")), as_str(block.get("name")), arguments, out)
+            emit.tool_call(key, as_str(part.get("id")), as_str(part.get("name")), arguments, out)
+        else:
+            _prose(part, kind, emit, out)
 
-    def _delta(self, data: dict[str, Any], emit: StreamEmitter, out: list[bytes]) -> None:
-        delta = data.get("delta")
-        if not isinstance(delta, dict):
-            return
-        kind = delta.get("type")
-        if kind == "text_delta":
-            text = delta.get("text")
-            if isinstance(text, str) and text:
-                emit.text(text, out)
-        elif kind == "input_json_delta":
-            partial = delta.get("partial_json")
-            index = data.get("index")
-            key = self._tools.get(index) if isinstance(index, int) else None
-            if partial and isinstance(partial, str) and key is not None:
-                emit.tool_args(key, partial, out)
-        elif kind == "thinking_delta":
-            thinking = delta.get("thinking")
-            if isinstance(thinking, str) and thinking:
-                emit.reasoning(thinking, out)
-        # signature_delta, citations_delta: nothing
+
+def _prose(part: dict[str, Any], kind: Any, emit: StreamEmitter, out: list[bytes]) -> None:
+    """The text of a `text` or `thinking` block: its opening text, or a `text_delta` / `thinking_delta`.
+    Other kinds (signature_delta, citations_delta, server tool blocks) give nothing."""
+    if kind == "text_delta" or kind == "text":
+        text = part.get("text")
+        if isinstance(text, str) and text:
+            emit.text(text, out)
+    elif kind == "thinking_delta" or kind == "thinking":
+        thinking = part.get("thinking")
+        if isinstance(thinking, str) and thinking:
+            emit.reasoning(thinking, out)
