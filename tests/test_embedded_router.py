@@ -169,7 +169,7 @@ def test_score_margin_and_details(router: EmbeddedRouter) -> None:
     )
     scores = result.details["scores"]
     assert isinstance(scores, dict) and set(scores) == {"code_generation", "complex_reasoning"}
-    assert list(scores)[0] == result.route == "code_generation"  # best route first
+    assert next(iter(scores)) == result.route == "code_generation"  # best route first
     assert result.score == pytest.approx(scores["code_generation"], abs=1e-3)
     # The runner-up's lead over its own baseline, in the best route's z units: positive, below the score.
     assert 0 < result.margin <= result.score - scores["complex_reasoning"] or scores["complex_reasoning"] < 0

@@ -1,11 +1,11 @@
-"""Token usage read from a piped (same-format) response body without parsing it (proxy/usage.py)."""
+"""Token usage read from a piped (same-format) response body without parsing it (wire/usage.py)."""
 
 from __future__ import annotations
 
 import orjson
 
-from llmroute.proxy.usage import usage_from_bytes
 from llmroute.wire import Usage
+from llmroute.wire.usage import usage_from_bytes
 
 
 def test_openai_usage_is_the_last_usage_object_and_ignores_lookalike_keys() -> None:

@@ -29,9 +29,9 @@ from llmroute.proxy.model_metrics import model_metrics
 from llmroute.proxy.replies import HttpReply
 from llmroute.proxy.request import ClientRequest
 from llmroute.proxy.targets import Target, TargetError
-from llmroute.proxy.usage import usage_from_bytes
 from llmroute.routing.decision import Decision
 from llmroute.wire import error_message_from
+from llmroute.wire.usage import usage_from_bytes
 
 JSON = "application/json"
 CHAT_SUFFIX = "/chat/completions"

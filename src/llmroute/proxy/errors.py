@@ -15,7 +15,8 @@ from starlette.responses import Response
 
 from llmroute.errors import Failure, GatewayError, failure_status
 from llmroute.server.errors import error_response
-from llmroute.wire import DONE, ClientFormat, encode_event, error_body
+from llmroute.wire import DONE, ClientFormat
+from llmroute.wire.errors import stream_error_event as format_error_event
 
 REDACTED = "[REDACTED]"
 
@@ -80,16 +81,7 @@ def all_failed(fmt: ClientFormat, attempts: list[Attempt], headers: dict[str, st
 
 
 def stream_error_event(fmt: ClientFormat, message: str, sequence_number: int = 0) -> bytes:
-    """The closing error event for a piped stream in `fmt` (the translators have their own)."""
-    if fmt == "anthropic":
-        return encode_event({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
-    if fmt == "responses":
-        event = {
-            "type": "error",
-            "code": "server_error",
-            "message": message,
-            "param": None,
-            "sequence_number": sequence_number,
-        }
-        return encode_event(event, "error")
-    return encode_event(error_body("openai_chat", 502, message, "upstream_stream_error")) + DONE
+    """The closing error event for a piped stream in `fmt`; a Chat stream then gets its `[DONE]`."""
+    if fmt == "openai_chat":
+        return format_error_event(fmt, message, code="upstream_stream_error") + DONE
+    return format_error_event(fmt, message, sequence_number=sequence_number)

@@ -35,7 +35,6 @@ from llmroute.proxy.replies import EchoReply, HttpReply, Reply
 from llmroute.proxy.request import ClientRequest
 from llmroute.proxy.streams import opening_error, pipe_same_format, pipe_translated
 from llmroute.proxy.targets import Target, TargetError, Targets
-from llmroute.proxy.usage import usage_from_bytes
 from llmroute.wire import (
     ClientFormat,
     Usage,
@@ -48,7 +47,7 @@ from llmroute.wire import (
 )
 from llmroute.wire.dispatch import UpstreamFormat
 from llmroute.wire.drops import dropped
-from llmroute.wire.usage import usage_from_response
+from llmroute.wire.usage import usage_from_bytes, usage_from_response
 
 log = logging.getLogger("llmroute.proxy")
 

@@ -48,7 +48,8 @@ from typing import Any
 import orjson
 
 from llmroute.wire.errors import WireError
-from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
+from llmroute.wire.shapes import as_dict, as_list, as_str, first_choice
+from llmroute.wire.usage import anthropic_usage, chat_usage, usage_from_anthropic, usage_from_chat
 
 DEFAULT_ANTHROPIC_MAX_TOKENS = 4096
 MAX_OPENAI_USER_LENGTH = 64
@@ -541,33 +542,6 @@ def chat_request_to_anthropic(
 # responses
 
 
-def chat_usage_from_anthropic(usage: Any) -> dict[str, Any]:
-    """Anthropic `usage` → OpenAI `usage` (cache tokens count as prompt tokens)."""
-    usage = as_dict(usage)
-    cache_read = as_int(usage.get("cache_read_input_tokens"))
-    prompt = as_int(usage.get("input_tokens")) + cache_read + as_int(usage.get("cache_creation_input_tokens"))
-    completion = as_int(usage.get("output_tokens"))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
-    }
-
-
-def anthropic_usage_from_chat(usage: Any) -> dict[str, Any]:
-    """OpenAI `usage` → Anthropic `usage` (cached prompt tokens reported as cache reads)."""
-    usage = as_dict(usage)
-    cached = as_int(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
-    out: dict[str, Any] = {
-        "input_tokens": max(as_int(usage.get("prompt_tokens")) - cached, 0),
-        "output_tokens": as_int(usage.get("completion_tokens")),
-    }
-    if cached:
-        out["cache_read_input_tokens"] = cached
-    return out
-
-
 def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, Any]:
     """An OpenAI `chat.completion` → an Anthropic `message` (first choice)."""
     choice = first_choice(resp)
@@ -604,7 +578,7 @@ def chat_response_to_anthropic(resp: dict[str, Any], model: str) -> dict[str, An
         "content": content,
         "stop_reason": anthropic_stop_reason(reason),
         "stop_sequence": None,
-        "usage": anthropic_usage_from_chat(resp.get("usage")),
+        "usage": anthropic_usage(usage_from_chat(resp.get("usage"))),
     }
 
 
@@ -644,5 +618,5 @@ def anthropic_response_to_chat(resp: dict[str, Any], model: str) -> dict[str, An
                 "finish_reason": chat_stop_reason(resp.get("stop_reason")) or "stop",
             }
         ],
-        "usage": chat_usage_from_anthropic(resp.get("usage")),
+        "usage": chat_usage(usage_from_anthropic(resp.get("usage"))),
     }

@@ -13,7 +13,7 @@ Completions in both directions.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from llmroute.wire.anthropic_chat import (
     anthropic_request_to_chat,
@@ -21,14 +21,17 @@ from llmroute.wire.anthropic_chat import (
     chat_request_to_anthropic,
     chat_response_to_anthropic,
 )
-from llmroute.wire.errors import ClientFormat
+from llmroute.wire.formats import ClientFormat, UpstreamFormat
 from llmroute.wire.responses_chat import chat_response_to_responses, responses_request_to_chat
-from llmroute.wire.stream_anthropic_to_chat import AnthropicToChatStream
-from llmroute.wire.stream_chat_to_anthropic import ChatToAnthropicStream
-from llmroute.wire.stream_chat_to_responses import AnthropicToResponsesStream, ChatToResponsesStream
-from llmroute.wire.streaming import StreamTranslator
+from llmroute.wire.streaming import (
+    AnthropicToChatStream,
+    AnthropicToResponsesStream,
+    ChatToAnthropicStream,
+    ChatToResponsesStream,
+    StreamTranslator,
+)
 
-UpstreamFormat = Literal["openai_chat", "anthropic"]
+__all__ = ["UpstreamFormat", "translate_request", "translate_response", "translator_for"]
 
 
 def _unsupported(client: str, upstream: str) -> ValueError:

@@ -12,19 +12,20 @@ exception classes with our message:
 
 `error_message_from(body)` pulls the human message out of an upstream error body of either shape,
 so the proxy can re-wrap an upstream 4xx in the client's format (`translate_error_body`).
+
+`stream_error_event` is the event that ends a stream with an error, in each format's own shape:
+the translators' emitters and the proxy's piped streams both end with it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from llmroute.errors import GatewayError
-
-ClientFormat = Literal["openai_chat", "anthropic", "responses"]
-
-CLIENT_FORMATS: tuple[ClientFormat, ...] = ("openai_chat", "anthropic", "responses")
+from llmroute.wire.formats import ClientFormat
+from llmroute.wire.sse import encode_event
 
 
 class WireError(GatewayError):
@@ -85,6 +86,34 @@ def error_body(fmt: ClientFormat, status: int, message: str, code: str | None = 
     if fmt == "anthropic":
         return {"type": "error", "error": {"type": anthropic_error_type(status), "message": message}}
     return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": code}}
+
+
+def responses_error_code(status: int) -> str:
+    """The `code` of a Responses stream's `error` event (its error events carry no `type`)."""
+    return "rate_limit_exceeded" if status == 429 else "server_error"
+
+
+def stream_error_event(
+    fmt: ClientFormat, message: str, status: int = 502, *, code: str | None = None, sequence_number: int = 0
+) -> bytes:
+    """The SSE event that ends a `fmt` stream with an error.
+
+    Anthropic: `event: error` with the error body. Chat Completions has no error event: a data
+    chunk holding the error body, which the OpenAI SDK raises on. Responses: an `error` event
+    numbered `sequence_number`, whose `code` is `code` or the one for `status`.
+    """
+    if fmt == "anthropic":
+        return encode_event(error_body("anthropic", status, message), "error")
+    if fmt == "openai_chat":
+        return encode_event(error_body("openai_chat", status, message, code))
+    event = {
+        "type": "error",
+        "sequence_number": sequence_number,
+        "code": code or responses_error_code(status),
+        "message": message,
+        "param": None,
+    }
+    return encode_event(event, "error")
 
 
 def error_message_from(body: bytes | str | dict[str, Any] | None, status: int | None = None) -> str:

@@ -31,7 +31,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmroute.wire.conversation import Message
-from llmroute.wire.errors import ClientFormat, WireError
+from llmroute.wire.errors import WireError
+from llmroute.wire.formats import ClientFormat
 
 # Part types whose `text` field is the words a person or model wrote.
 _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})

@@ -36,7 +36,8 @@ import orjson
 
 from llmroute.wire.anthropic_chat import new_id
 from llmroute.wire.errors import WireError
-from llmroute.wire.shapes import as_dict, as_int, as_list, as_str, first_choice
+from llmroute.wire.shapes import as_dict, as_list, as_str, first_choice
+from llmroute.wire.usage import responses_usage, usage_from_chat
 
 # Responses fields that mean the same in Chat Completions and are copied as they are.
 PASSTHROUGH_KEYS = (
@@ -252,26 +253,6 @@ def responses_request_to_chat(
     return out
 
 
-def responses_usage_from_chat(usage: Any) -> dict[str, Any]:
-    usage = as_dict(usage)
-    prompt_details = as_dict(usage.get("prompt_tokens_details"))
-    completion_details = as_dict(usage.get("completion_tokens_details"))
-    prompt = as_int(usage.get("prompt_tokens"))
-    completion = as_int(usage.get("completion_tokens"))
-    return {
-        "input_tokens": prompt,
-        "input_tokens_details": {
-            "cached_tokens": as_int(prompt_details.get("cached_tokens")),
-            "cache_write_tokens": 0,  # Chat usage does not report cache writes
-        },
-        "output_tokens": completion,
-        "output_tokens_details": {
-            "reasoning_tokens": as_int(completion_details.get("reasoning_tokens")),
-        },
-        "total_tokens": as_int(usage.get("total_tokens")) or prompt + completion,
-    }
-
-
 def response_object(
     *,
     response_id: str,
@@ -376,7 +357,7 @@ def chat_response_to_responses(
         created_at=created if isinstance(created, int) else int(time.time()),
         status="incomplete" if incomplete else "completed",
         output=output,
-        usage=responses_usage_from_chat(resp.get("usage")),
+        usage=responses_usage(usage_from_chat(resp.get("usage"))),
         request=request,
         incomplete_reason="max_output_tokens" if incomplete else None,
     )

@@ -1,7 +1,7 @@
-"""The interface every SSE stream translator implements, and the token usage they report.
+"""Stream translation: an upstream reader joined to a client emitter, one event at a time.
 
 A translator turns the upstream's decoded events (`SSEEvent`, from `SSEDecoder`) into the
-client's SSE bytes, one event at a time, never buffering the stream:
+client's SSE bytes, never buffering the stream:
 
     decoder = SSEDecoder()
     translator = translator_for(client_fmt, upstream_fmt, model)   # llmroute.wire.dispatch
@@ -19,28 +19,33 @@ instead of `finish()`: a well-formed error ending in the client's format. Both a
 once the stream has ended (they then return []), so the proxy can call `finish()` in a `finally`.
 
 `translator.usage` holds the token counts seen so far (None until the upstream reported any).
+
+Every translator is a `TranslatedStream`: a reader for the upstream format (`read_chat`,
+`read_anthropic`: events → deltas, see `deltas`) and an emitter for the client's
+(`emit_chat`, `emit_anthropic`, `emit_responses`: deltas → events). The stream's end is decided
+here once for every pair: the upstream's terminal event or `finish()` closes it normally, an
+upstream error event or `error()` closes it with the client's error event, and either happens once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from llmroute.wire.deltas import Ending, Failed, StreamEmitter, StreamReader
+from llmroute.wire.emit_anthropic import AnthropicEmitter
+from llmroute.wire.emit_chat import ChatEmitter
+from llmroute.wire.emit_responses import ResponsesEmitter
+from llmroute.wire.read_anthropic import AnthropicStreamReader
+from llmroute.wire.read_chat import ChatStreamReader
 from llmroute.wire.sse import SSEEvent
-
-
-@dataclass(slots=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+from llmroute.wire.usage import Usage
 
 
 class StreamTranslator(Protocol):
-    usage: Usage | None
+    @property
+    def usage(self) -> Usage | None:
+        """The token counts the upstream reported so far (None until it reported any)."""
+        ...
 
     @property
     def done(self) -> bool:
@@ -64,15 +69,94 @@ class StreamTranslator(Protocol):
         ...
 
 
-def tool_call_key(call: dict[str, Any], last_key: int | None, seen: int) -> int:
-    """Which tool call a Chat `delta.tool_calls[]` entry continues.
+class TranslatedStream:
+    """A `StreamTranslator` made of a reader and an emitter."""
 
-    The entry's `index` when present; some OpenAI-compatible servers omit it, and then an entry
-    with an `id` starts a new call (numbered `seen`) while one without continues the last call.
-    """
-    key = call.get("index")
-    if isinstance(key, int):
-        return key
-    if call.get("id") or last_key is None:
-        return seen
-    return last_key
+    __slots__ = ("_done", "_emitter", "_reader")
+
+    def __init__(self, reader: StreamReader, emitter: StreamEmitter) -> None:
+        self._reader = reader
+        self._emitter = emitter
+        self._done = False
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._reader.usage
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, event: SSEEvent) -> list[bytes]:
+        if self._done:
+            return []
+        out: list[bytes] = []
+        ending = self._reader.read(event, self._emitter, out)
+        if ending is not None:
+            self._end(ending, out)
+        return out
+
+    def finish(self) -> list[bytes]:
+        if self._done:
+            return []
+        self._done = True
+        out: list[bytes] = []
+        self._reader.close(self._emitter, out)
+        self._emitter.end(out)
+        return out
+
+    def error(self, message: str, status: int = 502) -> list[bytes]:
+        if self._done:
+            return []
+        self._done = True
+        out: list[bytes] = []
+        self._emitter.fail(message, status, out)
+        return out
+
+    def _end(self, ending: Ending, out: list[bytes]) -> None:
+        """The upstream's own terminal event (`END`) or error event (`Failed`) ended the stream."""
+        self._done = True
+        if isinstance(ending, Failed):
+            self._emitter.fail(ending.message, 502, out)
+        else:
+            self._emitter.end(out)
+
+
+# The four (upstream → client) pairs a gateway translates, by name.
+
+
+class ChatToAnthropicStream(TranslatedStream):
+    """OpenAI Chat upstream → Anthropic client."""
+
+    __slots__ = ()
+
+    def __init__(self, model: str) -> None:
+        super().__init__(ChatStreamReader(), AnthropicEmitter(model))
+
+
+class AnthropicToChatStream(TranslatedStream):
+    """Anthropic upstream → OpenAI Chat client; a usage chunk only when the client asked for it."""
+
+    __slots__ = ("include_usage",)
+
+    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+        super().__init__(AnthropicStreamReader(), ChatEmitter(model, include_usage=include_usage))
+        self.include_usage = include_usage
+
+
+class ChatToResponsesStream(TranslatedStream):
+    """OpenAI Chat upstream → Responses client (`request`: the client's body, whose settings are echoed)."""
+
+    __slots__ = ()
+
+    def __init__(self, model: str, *, request: dict[str, Any] | None = None) -> None:
+        super().__init__(ChatStreamReader(), ResponsesEmitter(model, request=request))
+
+
+class AnthropicToResponsesStream(TranslatedStream):
+    """Anthropic upstream → Responses client."""
+
+    __slots__ = ()
+
+    def __init__(self, model: str, *, request: dict[str, Any] | None = None) -> None:
+        super().__init__(AnthropicStreamReader(), ResponsesEmitter(model, request=request))
