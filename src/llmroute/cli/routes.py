@@ -39,7 +39,9 @@ def routes_group() -> None:
     "--generator", help="The model that writes the examples (default: routing.router.examples.generator)."
 )
 @click.option(
-    "--per-route", type=click.IntRange(3, 50), help="Examples per route (default: the config's routing.router.examples.per_route, or its default)."
+    "--per-route",
+    type=click.IntRange(3, 50),
+    help="Examples per route (default: the config's routing.router.examples.per_route, or its default).",
 )
 @allow_missing_env_option
 def expand(
