@@ -3,7 +3,7 @@
 Three shapes: a 1-turn conversation; an 8-turn conversation whose earlier turns were seen by the
 previous decision (the gateway's steady state: only the new user turn is encoded); and the same 8-turn
 conversation arriving cold (every turn encoded in one batch). Route texts are warmed first, as at start-up.
-Two route sets: the CLINC150 domains with descriptions only (they borrow library examples) and with 12
+Two route sets: the CLINC150 domains with descriptions only (they borrow library examples) and with 24
 generated examples per route (evals/generated/clinc150-routes.json).
 
     .venv/bin/python scripts/bench_router_latency.py [--n 300] [--json]
