@@ -20,7 +20,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/llmroute up examples/demo.yaml
 
-## test: system packages the tests use, lint, format check, the test suite
+## test: system packages the tests use, lint, format check, mypy on src/, the test suite
 # pytest runs even when lint fails, so one run shows every problem; any failure fails the target.
 # compileall first: CPython 3.11.7 can raise "AST constructor recursion depth mismatch" when two threads
 # compile source at once (python/cpython#106905), and the in-process test gateways import lazily in
@@ -29,10 +29,11 @@ test: $(STAMP) system-deps
 	@lint=0; \
 	$(BIN)/ruff check . || lint=1; \
 	$(BIN)/ruff format --check . || lint=1; \
+	$(BIN)/mypy || lint=1; \
 	$(BIN)/python -m compileall -q -j 0 src tests bench scripts >/dev/null || true; \
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (check testpaths / PYTEST_ARGS)" >&2; fi; \
-	if [ $$lint -ne 0 ]; then echo "error: ruff found problems (see above; 'make fmt' fixes most)" >&2; fi; \
+	if [ $$lint -ne 0 ]; then echo "error: ruff or mypy found problems (see above; 'make fmt' fixes most format ones)" >&2; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	exit $$lint
 

@@ -108,6 +108,17 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, needle: str, count: int = 1, timeout: float = 10.0) -> str:
+        """The log once `count` whole lines hold `needle`. A line is logged after its response is sent
+        and may be half-written when first seen, so only lines that end with a newline count."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log()
+            whole = text[: text.rfind("\n") + 1]
+            if whole.count(needle) >= count or time.monotonic() > deadline:
+                return text
+            time.sleep(0.05)
+
     def rss_bytes(self) -> int:
         assert self.proc is not None
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

@@ -16,13 +16,6 @@ ECHO_CONFIG = (
 FORGED = "2099-01-01 00:00:00,000 INFO    llmroute.access: FORGED"
 
 
-def wait_for_log(gw: GatewayProcess, needle: str, count: int = 1) -> str:
-    deadline = time.monotonic() + 10
-    while gw.log().count(needle) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return gw.log()
-
-
 def test_control_characters_cannot_forge_text_log_lines(tmp_path: Path) -> None:
     with GatewayProcess(ECHO_CONFIG, tmp_path, log_format="human") as gw:
         # A path with an encoded newline (uvicorn decodes it) and a wildcard model id with one.
@@ -32,7 +25,7 @@ def test_control_characters_cannot_forge_text_log_lines(tmp_path: Path) -> None:
             "messages": [{"role": "user", "content": "hi"}],
         }
         assert httpx.post(gw.url + "/v1/chat/completions", json=body).status_code == 200
-        text = wait_for_log(gw, "llmroute.access", 2)
+        text = gw.wait_for_log("llmroute.access", 2)
     lines = text.splitlines()
     assert not any(line.startswith("2099-") for line in lines), text
     assert "\x1b" not in text
@@ -99,7 +92,7 @@ def test_workers_with_the_memory_session_store_warn_that_pins_are_per_process(tm
     )
     log.close()
     try:
-        text = wait_for_log(proc, "memory session store")
+        text = proc.wait_for_log("memory session store")
         assert "--workers 2 with the memory session store" in text and "redis" in text
     finally:
         child.terminate()

@@ -48,6 +48,12 @@ class Logs:
     def text(self) -> str:
         return self.stream.getvalue()
 
+    def wait_for_access(self, count: int, timeout: float = 10.0) -> None:
+        """Until `count` access lines are in: the gateway logs a request after sending its response."""
+        deadline = time.monotonic() + timeout
+        while self.text.count("llmroute.access") < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def access_json(self) -> list[dict[str, object]]:
         entries = [orjson.loads(line) for line in self.text.splitlines() if line.startswith("{")]
         return [e for e in entries if e["logger"] == "llmroute.access"]
@@ -99,6 +105,7 @@ def test_json_line_per_request_with_decision_attempts_and_timings(env) -> None: 
         openai.script(Fail(500))
         response = post_chat(gateway, router, f"00-{trace}-00f067aa0ba902b7-01")
         assert response.status_code == 200, response.text
+        logs.wait_for_access(1)
     (entry,) = logs.access_json()
     assert entry["level"] == "info"
     assert entry["msg"] == "POST /v1/chat/completions 200"
@@ -123,6 +130,7 @@ def test_logs_never_hold_message_contents_or_keys(env) -> None:  # type: ignore[
         anthropic.script(Fail(500))
         assert post_chat(gateway, router).status_code == 502  # failures are logged as warnings too
         assert post_chat(gateway, router).status_code == 200
+        logs.wait_for_access(2)
     assert len(logs.access_json()) == 2
     for secret in (PROMPT, "quux_frobnicate", PROVIDER_KEY, CLIENT_KEY):
         assert secret not in logs.text
@@ -132,6 +140,7 @@ def test_human_line_reads_as_method_path_status_then_fields(env) -> None:  # typ
     gateway, _openai, _anthropic, router = env
     with Logs(HumanFormatter()) as logs:
         assert post_chat(gateway, router).status_code == 200
+        logs.wait_for_access(1)
     (line,) = [line for line in logs.text.splitlines() if "llmroute.access" in line]
     assert "llmroute.access: POST /v1/chat/completions 200 route=coding" in line
     assert f"model={GPT}" in line
@@ -168,10 +177,7 @@ def test_llmroute_up_writes_the_request_line_like_any_other_line(tmp_path, log_f
             headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
         )
         assert answer.status_code == 200
-        deadline = time.monotonic() + 10
-        while "POST /v1/chat/completions" not in gw.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        text = gw.log()
+        text = gw.wait_for_log("POST /v1/chat/completions")
     assert PROMPT not in text
     if log_format == "json":
         entries = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]

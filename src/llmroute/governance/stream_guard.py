@@ -28,8 +28,8 @@ from llmroute.governance.guardrails import BlocklistCheck, Check, PiiCheck, find
 from llmroute.observability import metrics
 from llmroute.observability.record import note_governance
 from llmroute.wire import ClientFormat
-from llmroute.wire.errors import error_body
-from llmroute.wire.sse import DONE, encode_event
+from llmroute.wire.errors import stream_error_event
+from llmroute.wire.sse import DONE
 
 log = logging.getLogger("llmroute.governance")
 
@@ -102,14 +102,10 @@ def event_text(fmt: ClientFormat, raw: bytes) -> str:
 
 
 def blocked_event(fmt: ClientFormat, message: str) -> bytes:
-    """The event that ends a stream a guardrail stopped, in the client's format."""
-    if fmt == "anthropic":
-        error = {"type": "invalid_request_error", "message": message}
-        return encode_event({"type": "error", "error": error}, "error")
-    if fmt == "openai_chat":
-        return encode_event(error_body("openai_chat", 400, message, "content_blocked")) + DONE
-    event = {"type": "error", "code": "content_blocked", "message": message, "param": None}
-    return encode_event(event, "error")
+    """The event that ends a stream a guardrail stopped, in the client's format (a Chat stream then
+    gets its `[DONE]`)."""
+    event = stream_error_event(fmt, message, 400, code="content_blocked")
+    return event + DONE if fmt == "openai_chat" else event
 
 
 async def screen_stream(

@@ -22,7 +22,7 @@ class HotCounter:
     __slots__ = ("inc",)
 
     def __init__(self, child: Any) -> None:
-        value = getattr(child, "_value", None)
+        value: Any = getattr(child, "_value", None)
         self.inc: Callable[[float], None] = value.inc if hasattr(value, "inc") else child.inc
 
 
