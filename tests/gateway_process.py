@@ -30,8 +30,10 @@ class GatewayProcess:
         name: str = "gw",
         env: dict[str, str] | None = None,
         log_format: str = "json",
+        workers: int = 1,
     ) -> None:
         self.log_format = log_format
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp / f"{name}.yaml"
@@ -55,6 +57,8 @@ class GatewayProcess:
                 str(self.port),
                 "--log-format",
                 self.log_format,
+                "--workers",
+                str(self.workers),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

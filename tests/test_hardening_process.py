@@ -65,69 +65,22 @@ def test_a_busy_port_fails_with_one_clear_line(tmp_path: Path) -> None:
 def test_workers_with_the_memory_session_store_warn_that_pins_are_per_process(tmp_path: Path) -> None:
     with GatewayProcess(ECHO_CONFIG, tmp_path, log_format="human") as gw:
         assert "memory session store" not in gw.log()  # one worker: nothing to warn about
-    proc = GatewayProcess(ECHO_CONFIG, tmp_path, name="workers")  # its paths; started by hand with --workers
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    log = proc.log_path.open("ab")
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmroute",
-            "up",
-            str(proc.config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(proc.port),
-            "--workers",
-            "2",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    log.close()
+    proc = GatewayProcess(ECHO_CONFIG, tmp_path, name="workers", workers=2).start()
     try:
         text = proc.wait_for_log("memory session store")
         assert "--workers 2 with the memory session store" in text and "redis" in text
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        proc.stop()
 
 
 def test_sighup_to_the_supervisor_reloads_every_worker(tmp_path: Path) -> None:
     """`--workers N`: SIGHUP to the `llmroute up` process (uvicorn's supervisor) replaces the
     workers one at a time with the new config; a config that does not load keeps them running."""
     import signal
-    import subprocess
-    import sys
 
-    from conftest import REPO
-
-    gw = GatewayProcess(ECHO_CONFIG, tmp_path, name="hup")  # its paths; started by hand with --workers
-    with gw.log_path.open("ab") as log:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llmroute",
-                "up",
-                str(gw.config_path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(gw.port),
-                "--workers",
-                "2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
+    gw = GatewayProcess(ECHO_CONFIG, tmp_path, name="hup", workers=2).start()
+    child = gw.proc
+    assert child is not None
 
     def aliases() -> set[str]:
         seen: set[str] = set()
@@ -159,5 +112,4 @@ def test_sighup_to_the_supervisor_reloads_every_worker(tmp_path: Path) -> None:
         assert child.poll() is None
         assert aliases() == {"quick"}  # the broken config was not taken; the workers kept serving
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        gw.stop()
